@@ -131,3 +131,30 @@ export interface AnalyzeOptions {
   params?: (string | null)[];
   in_transaction?: boolean;
 }
+
+/** A fact set with every field present and empty: the base for explicit policy test inputs. */
+export function emptyFacts(sql = ''): StatementFacts {
+  return {
+    sql,
+    fingerprint: '',
+    kind: 'empty',
+    command_tag: '',
+    tables: [],
+    columns: [],
+    functions: [],
+    operations: [],
+    read_only: true,
+    has_where: false,
+    has_limit: false,
+    in_transaction: false,
+    protocol: 'simple',
+    param_count: 0,
+    copy: null,
+    set: null,
+    explain: null,
+    prepared: null,
+    procedural: null,
+    utility: null,
+    error: null,
+  };
+}

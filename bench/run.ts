@@ -1,0 +1,72 @@
+// `npm run bench [-- SUITE...] [--short]`: runs benchmark suites and rewrites BENCHMARKS.md.
+// Each suite's section (with its own date, machine and versions) is kept in
+// bench/results/<suite>.md, so running one suite alone updates only its figures.
+// --short checks the harness only (CI) and writes nothing.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { PACKAGE_ROOT, packageVersion } from '../policies/locations.js';
+import { decisionSuite } from './decision.js';
+import type { BenchSuite } from './suite.js';
+
+const SUITES: BenchSuite[] = [decisionSuite];
+const RESULTS = join(PACKAGE_ROOT, 'bench', 'results');
+
+function depVersion(name: string): string {
+  try {
+    return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'node_modules', name, 'package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'not installed';
+  }
+}
+
+function environment(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  return (
+    `Measured ${new Date().toISOString()} on ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
+    `node ${process.version}, auditgate ${packageVersion()}, @open-policy-agent/opa-wasm ${depVersion('@open-policy-agent/opa-wasm')}, ` +
+    `libpg-query ${depVersion('libpg-query')}.`
+  );
+}
+
+const args = process.argv.slice(2);
+const short = args.includes('--short');
+const wanted = args.filter((a) => !a.startsWith('--'));
+const unknown = wanted.filter((w) => !SUITES.some((s) => s.name === w));
+if (unknown.length) {
+  process.stderr.write(`unknown suite(s): ${unknown.join(', ')}; suites: ${SUITES.map((s) => s.name).join(', ')}\n`);
+  process.exit(2);
+}
+
+mkdirSync(RESULTS, { recursive: true });
+for (const suite of SUITES.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
+  process.stderr.write(`== ${suite.name}${short ? ' (short)' : ''}\n`);
+  const result = await suite.run({ short, log: (m) => process.stderr.write(`  ${m}\n`) });
+  process.stdout.write(`${suite.name}: ${result.summary}\n`);
+  if (!short) {
+    writeFileSync(
+      join(RESULTS, `${suite.name}.md`),
+      `## ${suite.title}\n\n${environment()}\n\n**${result.summary}**\n\n${result.markdown}\n`,
+    );
+  }
+}
+
+if (short) {
+  process.stdout.write('(short mode: BENCHMARKS.md not written)\n');
+} else {
+  const sections = SUITES.map((s) => join(RESULTS, `${s.name}.md`))
+    .filter((f) => existsSync(f))
+    .map((f) => readFileSync(f, 'utf8'));
+  writeFileSync(
+    join(PACKAGE_ROOT, 'BENCHMARKS.md'),
+    [
+      '# Benchmarks',
+      '',
+      'Written by `npm run bench` (one suite: `npm run bench -- <suite>`; suites: ' +
+        `${SUITES.map((s) => `\`${s.name}\``).join(', ')}). Every figure here was measured by it on the machine named in its section.`,
+      '',
+      ...sections,
+    ].join('\n'),
+  );
+  process.stdout.write('wrote BENCHMARKS.md\n');
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+// The one front door: yargs commands that parse flags, call the modules, print.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { packageVersion } from '../policies/locations.js';
+import { analyzeCommand } from './commands/analyze.js';
+import { policyCommand } from './commands/policy.js';
+import { CliError } from './errors.js';
+
+await yargs(hideBin(process.argv))
+  .scriptName('auditgate')
+  .usage('$0 <command> [options]\n\nMakes AI coding agents\' database access auditable.')
+  .command(policyCommand)
+  .command(analyzeCommand)
+  .demandCommand(1, 'Name a command; see --help.')
+  .strict()
+  .version(packageVersion())
+  .help()
+  .alias('h', 'help')
+  .wrap(Math.min(110, process.stdout.columns || 110))
+  .fail((msg, err, y) => {
+    if (err) {
+      // Our own errors are explanations, not crashes: no stack trace.
+      process.stderr.write(`auditgate: ${err.message}\n`);
+      process.exit(err instanceof CliError ? err.exitCode : 2);
+    }
+    process.stderr.write(`${y.help()}\n\n${msg}\n`);
+    process.exit(2);
+  })
+  .parseAsync();
