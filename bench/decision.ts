@@ -1,11 +1,14 @@
-// Decision latency of the default policy: analyzer + statement decision, uncached, on the
-// committed bundle with the same engine the gateway uses. Goal (issue #2): p50 ≤ 20 µs.
-import { analyze, loadAnalyzer } from '../proxy/analysis/index.js';
-import type { StatementInput } from '../policies/contract.js';
-import { PolicyEngine } from '../policies/engine/engine.js';
-import { DEFAULT_BUNDLE_PATH } from '../policies/locations.js';
-import { DEFAULT_SESSION, DEFAULT_TIME } from '../policies/testing/decide.js';
-import { median, percentile, sample, us } from './stats.js';
+// Decision latency of the default policy: statement decision (and, separately, the analyzer),
+// uncached, on the committed bundle with the engine the gateway uses. Goal (issue #2): p50 ≤ 20 µs.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { buildBundle } from '../policies/build.js';
+import { readBundleFile } from '../policies/engine/bundle.js';
+import { DEFAULT_BUNDLE_PATH, PACKAGE_ROOT } from '../policies/locations.js';
+import type { DecisionJob, DecisionMeasurement } from './decision-worker.js';
+import { median, us } from './stats.js';
 import type { BenchSuite } from './suite.js';
 
 const STATEMENTS: Record<string, string> = {
@@ -27,54 +30,73 @@ const identity = {
   claims: { model: 'claude-sonnet-4', repository: 'acme/shop', ticket: 'OPS-1' },
 };
 
+function measure(job: DecisionJob): Promise<DecisionMeasurement> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL('./decision-worker.js', import.meta.url), { workerData: job });
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.once('exit', (code) => code !== 0 && reject(new Error(`decision worker exited with ${code}`)));
+  });
+}
+
 export const decisionSuite: BenchSuite = {
   name: 'decision',
   title: 'Policy decision latency (default policy, uncached)',
   async run({ short, log }) {
-    await loadAnalyzer();
-    const engine = await PolicyEngine.fromFile(DEFAULT_BUNDLE_PATH);
-    const connect = engine.decideConnect({ identity, session: DEFAULT_SESSION, time: DEFAULT_TIME });
-    const session = { ...DEFAULT_SESSION, upstream_role: connect.upstream_role ?? undefined, read_only: connect.read_only };
     const iterations = short ? 200 : 20_000;
     const runs = short ? 1 : 5;
+    const bundle = await readBundleFile(DEFAULT_BUNDLE_PATH);
     const rows: string[] = [];
     const allP50: number[] = [];
     for (const [label, sql] of Object.entries(STATEMENTS)) {
-      const facts = analyze(sql, { protocol: 'extended' })[0]!;
-      const input: StatementInput = { identity, session, time: DEFAULT_TIME, statement: facts, approval: null };
-      const outcome = engine.decideStatement(input);
-      for (let i = 0; i < 500; i++) engine.decideStatement(input); // warm up
-      const p50s: number[] = [];
-      const p99s: number[] = [];
-      const analyzeP50s: number[] = [];
-      for (let r = 0; r < runs; r++) {
-        const d = sample(iterations, () => engine.decideStatement(input));
-        p50s.push(percentile(d, 50));
-        p99s.push(percentile(d, 99));
-        const a = sample(Math.min(iterations, 5000), () => analyze(sql));
-        analyzeP50s.push(percentile(a, 50));
-      }
-      const p50 = median(p50s);
+      const m = await measure({ bundle: DEFAULT_BUNDLE_PATH, sql, identity, iterations, runs });
+      const p50 = median(m.decideP50);
       allP50.push(p50);
-      const verdict = outcome.deny.length ? 'deny' : outcome.approval.required ? 'approval' : 'allow';
-      rows.push(`| ${label} | ${verdict} | ${us(p50)} | ${us(median(p99s))} | ${us(median(analyzeP50s))} | ${Math.round(1e9 / p50).toLocaleString('en-US')} |`);
+      rows.push(
+        `| ${label} | ${m.outcome} | ${us(p50)} | ${us(Math.min(...m.decideP50))}–${us(Math.max(...m.decideP50))} | ` +
+          `${us(median(m.decideP99))} | ${us(median(m.analyzeP50))} | ${Math.round(1e9 / p50).toLocaleString('en-US')} |`,
+      );
       log(`${label}: decision p50 ${us(p50)} µs`);
     }
+    const floor = await ioFloor(iterations, runs);
     const worst = Math.max(...allP50);
+    const met = worst <= 20_000 ? 'met' : 'not met';
     return {
-      summary: `decision p50 ${us(Math.min(...allP50))}–${us(worst)} µs (goal ≤ 20 µs): ${worst <= 20_000 ? 'met' : 'not met'}`,
+      summary: `decision p50 ${us(Math.min(...allP50))}–${us(worst)} µs (goal ≤ 20 µs): ${met}`,
       markdown: [
-        `Bundle \`${DEFAULT_BUNDLE_PATH.split('/').slice(-3).join('/')}\` sha256 \`${engine.bundleSha256.slice(0, 16)}…\`; ` +
-          `${runs} runs × ${iterations.toLocaleString('en-US')} decisions per statement, median of the runs' percentiles. ` +
-          'Decision = `PolicyEngine.decideStatement` (JSON serialisation, wasm evaluation, result schema check). ' +
-          'The analyzer (libpg-query parse + fingerprint + facts) is timed separately.',
+        `Bundle \`policies/dist/auditgate.tar.gz\` sha256 \`${bundle.sha256.slice(0, 16)}…\`. Each statement is measured in`,
+        `its own worker thread: ${runs} runs × ${iterations.toLocaleString('en-US')} decisions after a warm-up; the table`,
+        "gives the median of the runs' percentiles. Decision = `PolicyEngine.decideStatement` (serialise the input,",
+        'evaluate in wasm, check the result against the decision schema). The analyzer (libpg-query parse,',
+        'fingerprint, facts) is timed separately: the gateway runs both per statement unless its cache hits.',
         '',
-        '| statement | outcome | decision p50 µs | decision p99 µs | analyze p50 µs | decisions/s (1 core) |',
-        '| --- | --- | ---: | ---: | ---: | ---: |',
+        "| statement | outcome | decision p50 µs | runs' p50 range | decision p99 µs | analyze p50 µs | decisions/s (1 core) |",
+        '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
         ...rows,
         '',
-        `Goal: p50 ≤ 20 µs uncached. Worst p50 here: ${us(worst)} µs — ${worst <= 20_000 ? 'met' : 'not met'}.`,
+        `Goal: p50 ≤ 20 µs uncached. Worst p50 here: ${us(worst)} µs — ${met}.`,
+        '',
+        'What bounds it: the same point-select input through a one-rule policy (test/fixtures/policies/minimal)',
+        `measures the SDK's fixed cost per call — serialise ~1 KB of input, copy it into wasm, parse it there, dump and`,
+        `parse the result — at ${floor}. The remainder is the default policy's rules (no rule indexing in wasm).`,
       ].join('\n'),
     };
   },
 };
+
+/** p50 of the minimal fixture policy on the point-select input: the SDK's per-call floor. Needs opa. */
+async function ioFloor(iterations: number, runs: number): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'auditgate-bench-'));
+  try {
+    const { out } = await buildBundle({
+      dir: join(PACKAGE_ROOT, 'test', 'fixtures', 'policies', 'minimal'),
+      out: join(dir, 'minimal.tar.gz'),
+    });
+    const m = await measure({ bundle: out, sql: STATEMENTS['point select']!, identity, iterations, runs });
+    return `p50 ${us(median(m.decideP50))} µs`;
+  } catch (err) {
+    return `(not measured: ${(err as Error).message.split('\n')[0]})`;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
