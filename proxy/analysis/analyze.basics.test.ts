@@ -1,17 +1,8 @@
 // Statement splitting, text slices, empty input, parse errors, fingerprints, options.
-import { beforeAll, describe, expect, test } from 'vitest';
-import { type AnalyzeOptions, emptyFacts } from './facts.js';
-import { analyze, loadAnalyzer } from './index.js';
-
-beforeAll(() => loadAnalyzer());
-
-const FP = expect.stringMatching(/^[0-9a-f]{16}$/);
-
-function one(sql: string, opts?: AnalyzeOptions) {
-  const all = analyze(sql, opts);
-  expect(all).toHaveLength(1);
-  return all[0]!;
-}
+import { describe, expect, test } from 'vitest';
+import { emptyFacts } from './facts.js';
+import { analyze } from './index.js';
+import { FP, one } from './analyze.fixtures.js';
 
 describe('a single statement', () => {
   test('SELECT: every field', () => {

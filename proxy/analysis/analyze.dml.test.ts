@@ -1,17 +1,7 @@
 // SELECT/INSERT/UPDATE/DELETE/MERGE: data-modifying CTEs, tables, columns, functions, WHERE/LIMIT.
-import { beforeAll, describe, expect, test } from 'vitest';
-import { type AnalyzeOptions, emptyFacts } from './facts.js';
-import { analyze, loadAnalyzer } from './index.js';
-
-beforeAll(() => loadAnalyzer());
-
-const FP = expect.stringMatching(/^[0-9a-f]{16}$/);
-
-function one(sql: string, opts?: AnalyzeOptions) {
-  const all = analyze(sql, opts);
-  expect(all).toHaveLength(1);
-  return all[0]!;
-}
+import { describe, expect, test } from 'vitest';
+import { emptyFacts } from './facts.js';
+import { FP, one } from './analyze.fixtures.js';
 
 const read = (name: string, schema: string | null = null) => ({ schema, name, access: 'read' });
 const write = (name: string, schema: string | null = null) => ({ schema, name, access: 'write' });

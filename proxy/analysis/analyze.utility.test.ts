@@ -1,18 +1,8 @@
 // Procedural code, CALL, COPY, SET/RESET, privileges, DDL, utilities, transactions, command tags.
-import { beforeAll, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { fallbackTag } from './command-tag.js';
-import { type AnalyzeOptions, emptyFacts } from './facts.js';
-import { analyze, loadAnalyzer } from './index.js';
-
-beforeAll(() => loadAnalyzer());
-
-const FP = expect.stringMatching(/^[0-9a-f]{16}$/);
-
-function one(sql: string, opts?: AnalyzeOptions) {
-  const all = analyze(sql, opts);
-  expect(all).toHaveLength(1);
-  return all[0]!;
-}
+import { emptyFacts } from './facts.js';
+import { FP, one } from './analyze.fixtures.js';
 
 const t = (name: string, access: string, schema: string | null = null) => ({ schema, name, access });
 const fn = (name: string, schema: string | null = null) => ({ schema, name });

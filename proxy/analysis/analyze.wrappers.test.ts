@@ -1,17 +1,8 @@
 // Statements that wrap others: EXPLAIN, PREPARE/EXECUTE/DEALLOCATE, DECLARE CURSOR.
-import { beforeAll, describe, expect, test } from 'vitest';
-import { type AnalyzeOptions, type PreparedRegistry, emptyFacts } from './facts.js';
-import { analyze, loadAnalyzer } from './index.js';
-
-beforeAll(() => loadAnalyzer());
-
-const FP = expect.stringMatching(/^[0-9a-f]{16}$/);
-
-function one(sql: string, opts?: AnalyzeOptions) {
-  const all = analyze(sql, opts);
-  expect(all).toHaveLength(1);
-  return all[0]!;
-}
+import { describe, expect, test } from 'vitest';
+import { type PreparedRegistry, emptyFacts } from './facts.js';
+import { analyze } from './index.js';
+import { FP, one } from './analyze.fixtures.js';
 
 const deleteT = { kind: 'delete', table: { schema: null, name: 't' }, has_where: false };
 
