@@ -8,12 +8,12 @@ import type {
   ApprovalInfo,
   ConnectDecision,
   Identity,
-  MaskInstruction,
   SessionInfo,
   StatementDecision,
   StatementInput,
   TimeInfo,
 } from '../contract.js';
+import { combineDecisions, type CombinedVerdict } from '../engine/combine.js';
 import { statementOutcome, type EngineFailure, type Outcome, type PolicyEngine } from '../engine/engine.js';
 
 export const DEFAULT_SESSION: SessionInfo = {
@@ -46,14 +46,7 @@ export interface StatementResult {
   outcome: Outcome;
 }
 
-export interface CombinedDecision {
-  outcome: Outcome;
-  deny: string[];
-  approval: { required: boolean; approvers: string[]; reason: string; ttl_seconds: number };
-  mask: MaskInstruction[];
-  detectors: string[];
-  tags: string[];
-  cacheable: boolean;
+export interface CombinedDecision extends CombinedVerdict {
   connect: ConnectDecision & EngineFailure;
   statements: StatementResult[];
 }
@@ -93,31 +86,6 @@ export async function decide(engine: PolicyEngine, req: DecideRequest): Promise<
   return combine(connect, statements);
 }
 
-/** A string of several statements runs only if every one may: any deny denies them all. */
 function combine(connect: ConnectDecision & EngineFailure, statements: StatementResult[]): CombinedDecision {
-  const deny = statements.flatMap((s) => s.decision.deny);
-  const held = statements.filter((s) => s.decision.approval.required);
-  const outcome: Outcome = statements.some((s) => s.outcome === 'deny') ? 'deny' : held.length > 0 ? 'approval' : 'allow';
-  const masks = new Map<string, MaskInstruction>();
-  for (const s of statements) for (const m of s.decision.mask) masks.set(`${m.column}\u0000${m.method}`, m);
-  return {
-    outcome,
-    deny: outcome === 'deny' && deny.length === 0 ? ['not allowed by policy'] : deny,
-    approval: {
-      required: held.length > 0,
-      approvers: uniq(held.flatMap((s) => s.decision.approval.approvers)),
-      reason: held.map((s) => s.decision.approval.reason).join('; '),
-      ttl_seconds: held.length ? Math.min(...held.map((s) => s.decision.approval.ttl_seconds)) : 0,
-    },
-    mask: [...masks.values()],
-    detectors: uniq(statements.flatMap((s) => s.decision.detectors)),
-    tags: uniq(statements.flatMap((s) => s.decision.tags)),
-    cacheable: statements.every((s) => s.decision.cacheable !== false),
-    connect,
-    statements,
-  };
-}
-
-function uniq(xs: string[]): string[] {
-  return [...new Set(xs)].sort();
+  return { ...combineDecisions(statements.map((s) => s.decision)), connect, statements };
 }

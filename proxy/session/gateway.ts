@@ -1,0 +1,101 @@
+// The gateway server: accepts agents, runs the startup handshake, relays each session, and
+// maps CancelRequests to the right upstream backend. One bad connection never stops the rest.
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { Relay, type RelayOptions } from './relay.js';
+import { establishSession, StartupRefused, type StartupOptions } from './startup.js';
+
+export interface GatewayOptions extends Omit<StartupOptions, 'onCancel'> {
+  host: string;
+  port: number;
+  maxConnections: number;
+  /** Sends a CancelRequest for this upstream backend. */
+  cancelUpstream(key: { processId: number; secretKey: number }): Promise<void>;
+  resultFilter?: RelayOptions['resultFilter'];
+  onDdl?: RelayOptions['onDdl'];
+  onVerdict?: RelayOptions['onVerdict'];
+}
+
+interface LiveSession {
+  relay: Relay;
+  upstreamKey: { processId: number; secretKey: number };
+}
+
+export class Gateway {
+  private server: Server | null = null;
+  private readonly sessions = new Map<string, LiveSession>();
+  private readonly sockets = new Set<Socket>();
+
+  constructor(private readonly opts: GatewayOptions) {}
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  async listen(): Promise<AddressInfo> {
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    server.maxConnections = this.opts.maxConnections;
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.opts.log.error('listener error', { error: err.message }));
+    return server.address() as AddressInfo;
+  }
+
+  /** Stops accepting, ends every session, resolves when the listener is closed. */
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const s of this.sessions.values()) s.relay.close('gateway shutting down');
+    for (const socket of this.sockets) socket.destroy();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('error', () => {}); // reported by the handshake or the relay; never crashes the gateway
+    void this.run(socket);
+  }
+
+  private async run(socket: Socket): Promise<void> {
+    let established;
+    try {
+      established = await establishSession(socket, { ...this.opts, onCancel: (pid, secret) => this.cancel(pid, secret) });
+    } catch (err) {
+      if (!(err instanceof StartupRefused)) this.opts.log.error('startup crashed', { error: (err as Error).stack });
+      return;
+    }
+    if (!established) return;
+    const { client, upstream, identity, session, gatewayKey, clientBytes } = established;
+    this.sockets.add(client);
+    client.on('close', () => this.sockets.delete(client));
+    upstream.socket.setNoDelay(true);
+    const relay = new Relay(client, upstream.socket, { engine: this.opts.engine, identity, session }, {
+      maxMessageBytes: this.opts.maxMessageBytes,
+      log: this.opts.log,
+      resultFilter: this.opts.resultFilter,
+      onDdl: this.opts.onDdl,
+      onVerdict: this.opts.onVerdict,
+    });
+    const key = `${gatewayKey.processId}:${gatewayKey.secretKey}`;
+    this.sessions.set(key, { relay, upstreamKey: upstream.backendKey });
+    relay.start(clientBytes, upstream.pending);
+    await relay.done;
+    this.sessions.delete(key);
+    this.opts.log.info('session ended', { session: session.id, subject: identity.subject });
+  }
+
+  private cancel(processId: number, secretKey: number): void {
+    const live = this.sessions.get(`${processId}:${secretKey}`);
+    if (!live) {
+      this.opts.log.info('cancel request for an unknown session ignored');
+      return;
+    }
+    this.opts.cancelUpstream(live.upstreamKey).catch((err: Error) => this.opts.log.warn('cancel failed', { error: err.message }));
+  }
+}

@@ -1,0 +1,45 @@
+// Decides SQL before it is forwarded: analyzer facts, one policy decision per statement,
+// combined (any deny denies). Until approvals exist, a statement that needs one is denied.
+import { analyze } from '../analysis/index.js';
+import type { PreparedRegistry, StatementFacts } from '../analysis/facts.js';
+import type { Identity, SessionInfo, StatementDecision } from '../../policies/contract.js';
+import { timeInfo } from '../../policies/contract.js';
+import { combineDecisions, type CombinedVerdict } from '../../policies/engine/combine.js';
+import type { PolicyEngine } from '../../policies/engine/engine.js';
+
+export interface GateContext {
+  engine: PolicyEngine;
+  identity: Identity;
+  session: SessionInfo;
+}
+
+export interface Verdict extends CombinedVerdict {
+  facts: StatementFacts[];
+  decisions: StatementDecision[];
+  /** What the agent is told when the verdict is not allow. */
+  refusal: string | null;
+}
+
+export interface GateOptions {
+  protocol: 'simple' | 'extended';
+  inTransaction: boolean;
+  prepared?: PreparedRegistry;
+  params?: (string | null)[];
+  /** Facts already known (EXECUTE of a protocol-level prepared statement). */
+  facts?: StatementFacts[];
+}
+
+export function decideSql(ctx: GateContext, sql: string, opts: GateOptions): Verdict {
+  const facts =
+    opts.facts ??
+    analyze(sql, { protocol: opts.protocol, prepared: opts.prepared, params: opts.params, in_transaction: opts.inTransaction });
+  const time = timeInfo();
+  const decisions = facts.map((statement) =>
+    ctx.engine.decideStatement({ identity: ctx.identity, session: ctx.session, time, statement, approval: null }),
+  );
+  const combined = combineDecisions(decisions);
+  let refusal: string | null = null;
+  if (combined.outcome === 'deny') refusal = `auditgate: denied: ${combined.deny.join('; ')}`;
+  else if (combined.outcome === 'approval') refusal = `auditgate: denied: approval required: ${combined.approval.reason}`;
+  return { ...combined, facts, decisions, refusal };
+}
