@@ -5,11 +5,15 @@ import { hideBin } from 'yargs/helpers';
 import { packageVersion } from '../policies/locations.js';
 import { analyzeCommand } from './commands/analyze.js';
 import { policyCommand } from './commands/policy.js';
+import { proxyCommand } from './commands/proxy.js';
+import { tokenCommand } from './commands/token.js';
 import { CliError } from './errors.js';
 
 await yargs(hideBin(process.argv))
   .scriptName('auditgate')
   .usage('$0 <command> [options]\n\nMakes AI coding agents\' database access auditable.')
+  .command(proxyCommand)
+  .command(tokenCommand)
   .command(policyCommand)
   .command(analyzeCommand)
   .demandCommand(1, 'Name a command; see --help.')

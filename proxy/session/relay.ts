@@ -88,6 +88,9 @@ export class Relay {
     this.upstream.on('error', (err) => this.fail(`upstream connection failed: ${err.message}`, '08006'));
     if (upstreamBytes.length) this.onUpstreamData(upstreamBytes);
     if (clientBytes.length) this.onClientData(clientBytes);
+    // The upstream connector hands the socket over paused: a 'data' listener alone does not resume it.
+    this.upstream.resume();
+    this.client.resume();
   }
 
   // ---- agent → upstream ---------------------------------------------------------------------

@@ -1,0 +1,109 @@
+// Assembles a running gateway from a resolved config: policy engine (with bundle reload),
+// identity verifier, TLS, upstream connector, listener. `auditgate proxy` and the integration
+// tests both start the gateway through here.
+import { watchFile, unwatchFile } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { createSecureContext } from 'node:tls';
+import { PolicyEngine } from '../policies/engine/engine.js';
+import { loadAnalyzer } from './analysis/index.js';
+import type { ResolvedConfig } from './config/load.js';
+import { IdentityVerifier, defaultDevIssuerDir, ensureDevIssuer } from './identity/index.js';
+import { devIssuerConfig } from './identity/dev-issuer.js';
+import type { IssuerConfig } from './identity/config.js';
+import { Gateway, type GatewayOptions } from './session/gateway.js';
+import { createLogger, type Logger } from './session/logger.js';
+import type { UpstreamPort } from './session/startup.js';
+import { cancelUpstream, connectUpstream, type UpstreamTarget } from './upstream/index.js';
+
+export interface RunningGateway {
+  address: AddressInfo;
+  engine: PolicyEngine;
+  gateway: Gateway;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: Logger;
+  /** Where the development issuer lives when identity.dev_issuer is on (default ~/.auditgate/dev-issuer). */
+  devIssuerDir?: string;
+  /** Extra hooks (masking, recording) for the relay. */
+  hooks?: Pick<GatewayOptions, 'resultFilter' | 'onDdl' | 'onVerdict'>;
+}
+
+export async function startGateway(config: ResolvedConfig, opts: StartOptions = {}): Promise<RunningGateway> {
+  const log = opts.log ?? createLogger({ level: config.log.level, format: config.log.format });
+  for (const w of config.warnings) log.warn(w);
+
+  await loadAnalyzer();
+  const engine = await PolicyEngine.fromFile(config.policy.bundle, {
+    memory: config.policy.memory_pages,
+    maxInputBytes: config.policy.max_input_bytes,
+  });
+  log.info('policy bundle loaded', { bundle: config.policy.bundle, sha256: engine.bundleSha256 });
+
+  const issuers: IssuerConfig[] = config.identity.issuers.map((i) => ({ ...i }));
+  if (config.identity.dev_issuer) {
+    const dev = await ensureDevIssuer(opts.devIssuerDir ?? defaultDevIssuerDir());
+    issuers.push(devIssuerConfig(dev));
+    log.warn('the development issuer is trusted (identity.dev_issuer): never in production', { issuer: dev.issuer });
+  }
+  const verifier = new IdentityVerifier({ issuers, claims: config.identity.claims });
+
+  const tls = config.listen.tls
+    ? createSecureContext({ cert: await readFile(config.listen.tls.cert_file), key: await readFile(config.listen.tls.key_file) })
+    : null;
+
+  const target = (database: string): UpstreamTarget => ({
+    host: config.upstream.host,
+    port: config.upstream.port,
+    database: config.upstream.database ?? database,
+    tls: config.upstream.tls,
+    connect_timeout_ms: config.upstream.connect_timeout_ms,
+    channel_binding: config.upstream.channel_binding,
+  });
+  const upstream: UpstreamPort = {
+    hasCredential: (role) => Object.prototype.hasOwnProperty.call(config.upstream.roles, role),
+    connect: (role, database, parameters) => connectUpstream(target(database), config.upstream.roles[role]!, parameters),
+  };
+
+  const gateway = new Gateway({
+    host: config.listen.host,
+    port: config.listen.port,
+    maxConnections: config.listen.max_connections,
+    maxMessageBytes: config.listen.max_message_bytes,
+    startupTimeoutMs: config.listen.startup_timeout_ms,
+    requireTls: config.listen.require_tls,
+    tls,
+    engine,
+    verifyToken: (token) => verifier.verify(token),
+    upstream,
+    target: config.upstream.name,
+    environment: config.upstream.environment,
+    database: config.upstream.database,
+    cancelUpstream: (key) => cancelUpstream(target(config.upstream.database ?? 'postgres'), key),
+    log,
+    ...opts.hooks,
+  });
+  const address = await gateway.listen();
+  log.info('gateway listening', { host: address.address, port: address.port, tls: Boolean(tls), upstream: `${config.upstream.host}:${config.upstream.port}` });
+
+  const bundlePath = config.policy.bundle;
+  const onBundleChange = () => {
+    engine.reload(bundlePath).then(
+      (changed) => changed && log.info('policy bundle reloaded', { sha256: engine.bundleSha256 }),
+      (err: Error) => log.error('policy bundle reload failed; keeping the running bundle', { error: err.message }),
+    );
+  };
+  if (config.policy.reload === 'watch') watchFile(bundlePath, { interval: 2000 }, onBundleChange);
+
+  return {
+    address,
+    engine,
+    gateway,
+    async close() {
+      unwatchFile(bundlePath, onBundleChange);
+      await gateway.close();
+    },
+  };
+}

@@ -1,0 +1,3 @@
+// The upstream connection: see docs/upstream.md.
+export * from './connect.js';
+export { md5PasswordResponse } from './auth.js';
