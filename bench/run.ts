@@ -7,9 +7,10 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { PACKAGE_ROOT, packageVersion } from '../policies/locations.js';
 import { decisionSuite } from './decision.js';
+import { gatewaySuite } from './gateway.js';
 import type { BenchSuite } from './suite.js';
 
-const SUITES: BenchSuite[] = [decisionSuite];
+const SUITES: BenchSuite[] = [decisionSuite, gatewaySuite];
 const RESULTS = join(PACKAGE_ROOT, 'bench', 'results');
 
 function depVersion(name: string): string {

@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 const root = join(import.meta.dirname, '..');
 
 describe('npm run bench -- --short', () => {
-  it('measures every decision case and writes nothing', async () => {
+  it('runs every suite (decision latency; pgbench via direct, PgBouncer and the gateway) and writes nothing', async () => {
     const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'dist', 'bench', 'run.js'), '--short'], { cwd: root });
     expect(stdout).toMatch(/^decision: decision p50 [\d.]+–[\d.]+ µs \(goal ≤ 20 µs\): (met|not met)$/m);
+    expect(stdout).toMatch(/^gateway: harness ok \(2 runs × 3 targets\)$/m);
     expect(stdout).toContain('(short mode: BENCHMARKS.md not written)');
   });
 
@@ -18,6 +19,6 @@ describe('npm run bench -- --short', () => {
       cwd: root,
     }).catch((e: { code: number; stderr: string }) => e);
     expect(err).toMatchObject({ code: 2 });
-    expect((err as { stderr: string }).stderr).toMatch(/unknown suite\(s\): nope; suites: decision/);
+    expect((err as { stderr: string }).stderr).toMatch(/unknown suite\(s\): nope; suites: decision, gateway/);
   });
 });

@@ -418,6 +418,9 @@ async function resolveConfig(c: GatewayConfig, file: string, issues: Issues, env
       issues.add(['identity', 'claims', 'provenance', i], `"${claim}" is a registered claim: it is checked, never copied to the policy`);
     }
   }
+  if (c.identity.issuers.length === 0 && !c.identity.dev_issuer) {
+    issues.add(['identity', 'issuers'], 'must list at least one issuer (or set identity.dev_issuer: true for local development)');
+  }
   if (c.identity.dev_issuer) {
     warnings.push('identity.dev_issuer is on: tokens from the local development issuer (`auditgate token`) are trusted; never in production');
   }

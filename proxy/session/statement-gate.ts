@@ -6,11 +6,16 @@ import type { Identity, SessionInfo, StatementDecision } from '../../policies/co
 import { timeInfo } from '../../policies/contract.js';
 import { combineDecisions, type CombinedVerdict } from '../../policies/engine/combine.js';
 import type { PolicyEngine } from '../../policies/engine/engine.js';
+import type { DecisionCache } from './decision-cache.js';
 
 export interface GateContext {
   engine: PolicyEngine;
   identity: Identity;
   session: SessionInfo;
+  /** Shared by the gateway's sessions; absent: every statement is decided afresh. */
+  cache?: DecisionCache<Verdict>;
+  /** sessionContextKey(identity, session), computed once per session. */
+  contextKey?: string;
 }
 
 export interface Verdict extends CombinedVerdict {
@@ -29,7 +34,24 @@ export interface GateOptions {
   facts?: StatementFacts[];
 }
 
+/** Statements whose facts depend on session state the cache key does not hold. */
+const UNCACHEABLE_KINDS = new Set(['prepare', 'execute', 'deallocate']);
+
 export function decideSql(ctx: GateContext, sql: string, opts: GateOptions): Verdict {
+  const key =
+    ctx.cache && ctx.contextKey !== undefined && !opts.facts && !opts.params
+      ? `${ctx.engine.bundleSha256}\u0000${ctx.contextKey}\u0000${opts.protocol}\u0000${opts.inTransaction ? 1 : 0}\u0000${sql}`
+      : null;
+  if (key !== null) {
+    const hit = ctx.cache!.get(key);
+    if (hit) return hit;
+  }
+  const verdict = decideFresh(ctx, sql, opts);
+  if (key !== null && verdict.cacheable && !verdict.facts.some((f) => UNCACHEABLE_KINDS.has(f.kind))) ctx.cache!.set(key, verdict);
+  return verdict;
+}
+
+function decideFresh(ctx: GateContext, sql: string, opts: GateOptions): Verdict {
   const facts =
     opts.facts ??
     analyze(sql, { protocol: opts.protocol, prepared: opts.prepared, params: opts.params, in_transaction: opts.inTransaction });

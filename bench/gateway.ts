@@ -1,0 +1,187 @@
+// pgbench through the gateway vs directly vs PgBouncer (session mode), in the same run, on the
+// machine's PostgreSQL. Goals (issue #3): gateway TPS ≥ 0.8× PgBouncer at 8 clients; added
+// p50 ≤ 0.15 ms at 1 client. The gateway runs as its own process with the default policy.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { stringify } from 'yaml';
+import { PACKAGE_ROOT } from '../policies/locations.js';
+import { pgbench, pgbenchInit, type PgbenchResult, type PgbenchRun, type PgbenchTarget } from './support/pgbench.js';
+import { ensurePgbouncer, startPgbouncer } from './support/pgbouncer.js';
+import type { BenchSuite } from './suite.js';
+
+const run = promisify(execFile);
+const PG = { host: '127.0.0.1', port: 5432 };
+const DB = 'auditgate_bench';
+const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
+
+async function admin(database: string, sql: string): Promise<void> {
+  const c = new pg.Client({ ...PG, user: 'postgres', database });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitReady(port: number, child: ChildProcess, output: () => string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`gateway exited (${child.exitCode}): ${output()}`);
+    const ok = await run('pg_isready', ['-h', '127.0.0.1', '-p', String(port)]).then(
+      () => true,
+      () => false,
+    );
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`gateway did not start: ${output()}`);
+}
+
+/** The gateway as users run it: `auditgate proxy` in its own process, dev issuer, default policy. */
+async function startGatewayProcess(dir: string): Promise<{ port: number; token: string; stop(): Promise<void> }> {
+  const port = await freePort();
+  const config = {
+    listen: { host: '127.0.0.1', port },
+    identity: { issuers: [], dev_issuer: true },
+    upstream: {
+      name: 'bench',
+      environment: 'production',
+      ...PG,
+      database: DB,
+      tls: { mode: 'disable' },
+      roles: { auditgate_reader: { user: 'auditgate_reader', password: null }, auditgate_writer: { user: 'auditgate_writer', password: null } },
+      catalog_role: 'auditgate_reader',
+    },
+    policy: { reload: 'off' },
+    log: { level: 'warn' },
+  };
+  const file = join(dir, 'auditgate.yaml');
+  await writeFile(file, stringify(config));
+  const env = { ...process.env, AUDITGATE_HOME: join(dir, 'home') };
+  const { stdout: token } = await run(process.execPath, [
+    CLI, 'token', '--sub', 'agent:bench', '--groups', 'agents,agent-writers', '--claims', '{"model":"bench","repository":"acme/bench"}', '--ttl', '7200',
+  ], { env });
+  let out = '';
+  const child = spawn(process.execPath, [CLI, 'proxy', '--config', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  await waitReady(port, child, () => out);
+  return {
+    port,
+    token: token.trim(),
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+export const gatewaySuite: BenchSuite = {
+  name: 'gateway',
+  title: 'Gateway throughput and latency: pgbench vs direct PostgreSQL vs PgBouncer',
+  async run({ short, log }) {
+    await ensurePgbouncer(log);
+    const dir = await mkdtemp(join(tmpdir(), 'auditgate-bench-gw-'));
+    const seconds = short ? 1 : 8;
+    const scale = short ? 1 : 10;
+    const cleanup: (() => Promise<void>)[] = [];
+    try {
+      await admin('postgres', `DROP DATABASE IF EXISTS ${DB}`);
+      await admin('postgres', `CREATE DATABASE ${DB}`);
+      cleanup.push(() => admin('postgres', `DROP DATABASE IF EXISTS ${DB} WITH (FORCE)`));
+      log(`pgbench -i -s ${scale}`);
+      await pgbenchInit({ ...PG, user: 'postgres', database: DB }, scale);
+      await admin(
+        DB,
+        `DO $$ BEGIN
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'auditgate_reader') THEN CREATE ROLE auditgate_reader LOGIN; END IF;
+           IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'auditgate_writer') THEN CREATE ROLE auditgate_writer LOGIN; END IF;
+         END $$;
+         GRANT SELECT ON ALL TABLES IN SCHEMA public TO auditgate_reader;
+         GRANT ALL ON ALL TABLES IN SCHEMA public TO auditgate_writer;`,
+      );
+      const bouncer = await startPgbouncer({ ...PG, database: DB }, 16);
+      cleanup.push(() => bouncer.stop());
+      const gw = await startGatewayProcess(dir);
+      cleanup.push(() => gw.stop());
+
+      const targets: Record<string, PgbenchTarget> = {
+        direct: { ...PG, user: 'postgres', database: DB },
+        pgbouncer: { host: '127.0.0.1', port: bouncer.port, user: 'postgres', database: DB },
+        gateway: { host: '127.0.0.1', port: gw.port, user: 'agent', database: DB, password: gw.token },
+      };
+      const runs: PgbenchRun[] = [];
+      for (const script of ['select-only', 'simple-update'] as const) {
+        for (const protocol of ['simple', 'prepared'] as const) {
+          for (const clients of short ? [1] : [1, 8]) runs.push({ script, protocol, clients, seconds });
+        }
+      }
+      if (short) runs.splice(2); // harness check: two runs per target
+
+      const rows: string[] = [];
+      let worstRatio8 = Infinity;
+      let worstAdded1 = -Infinity;
+      for (const r of runs) {
+        const res: Record<string, PgbenchResult> = {};
+        for (const [name, target] of Object.entries(targets)) {
+          res[name] = await pgbench(target, r);
+          if (res[name].failed > 0 || !(res[name].transactions > 0)) {
+            throw new Error(`pgbench ${r.script} via ${name}: ${res[name].failed} failed, ${res[name].transactions} processed`);
+          }
+        }
+        const d = res.direct!;
+        const b = res.pgbouncer!;
+        const g = res.gateway!;
+        const vsBouncer = g.tps / b.tps;
+        const added = g.p50Ms - d.p50Ms;
+        if (r.clients === 8) worstRatio8 = Math.min(worstRatio8, vsBouncer);
+        if (r.clients === 1) worstAdded1 = Math.max(worstAdded1, added);
+        log(`${r.script} ${r.protocol} c=${r.clients}: direct ${fmt(d.tps)} pgbouncer ${fmt(b.tps)} gateway ${fmt(g.tps)} tps`);
+        rows.push(
+          `| ${r.script} | ${r.protocol} | ${r.clients} | ${fmt(d.tps)} | ${fmt(b.tps)} | ${fmt(g.tps)} | ${fmt(g.tps / d.tps, 2)} | ${fmt(vsBouncer, 2)} | ` +
+            `${fmt(d.p50Ms, 3)} / ${fmt(d.p99Ms, 3)} | ${fmt(b.p50Ms, 3)} / ${fmt(b.p99Ms, 3)} | ${fmt(g.p50Ms, 3)} / ${fmt(g.p99Ms, 3)} | ${fmt(added, 3)} |`,
+        );
+      }
+      const ratioMet = worstRatio8 >= 0.8;
+      const addedMet = worstAdded1 <= 0.15;
+      const summary = short
+        ? `harness ok (${runs.length} runs × 3 targets)`
+        : `gateway/PgBouncer TPS at 8 clients ≥ ${fmt(worstRatio8, 2)}× (goal 0.8×: ${ratioMet ? 'met' : 'not met'}); ` +
+          `added p50 at 1 client ≤ ${fmt(worstAdded1, 3)} ms (goal 0.15 ms: ${addedMet ? 'met' : 'not met'})`;
+      return {
+        summary,
+        markdown: [
+          `pgbench ${seconds} s per run, scale ${scale}, \`-n -j min(c,2)\`, same machine for client, gateway, PgBouncer 1.18 (session mode, pool 16)`,
+          'and PostgreSQL. The gateway runs `auditgate proxy` (one Node process) with the default policy: every statement is',
+          'parsed and decided, results pass through the masking path (pgbench tables hold no classified columns). Latencies are',
+          "from pgbench's per-transaction log (-l).",
+          '',
+          '| script | protocol | clients | direct TPS | PgBouncer TPS | gateway TPS | gw/direct | gw/PgBouncer | direct p50/p99 ms | PgBouncer p50/p99 ms | gateway p50/p99 ms | added p50 ms |',
+          '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+          ...rows,
+        ].join('\n'),
+      };
+    } finally {
+      for (const c of cleanup.reverse()) await c().catch(() => {});
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,93 @@
+// Deciding SQL with the default policy, and reusing decisions only where that is safe.
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Identity, SessionInfo } from '../../policies/contract.js';
+import { PolicyEngine } from '../../policies/engine/engine.js';
+import { DEFAULT_BUNDLE_PATH } from '../../policies/locations.js';
+import { loadAnalyzer } from '../analysis/index.js';
+import { DecisionCache, sessionContextKey } from './decision-cache.js';
+import { decideSql, type GateContext, type Verdict } from './statement-gate.js';
+
+const agent: Identity = {
+  subject: 'agent:t',
+  issuer: 'https://auditgate.dev/dev-issuer',
+  groups: ['agents', 'agent-writers'],
+  kind: 'agent',
+  claims: { model: 'm', repository: 'r' },
+};
+const session: SessionInfo = {
+  id: 's1',
+  client_address: '127.0.0.1',
+  application_name: 't',
+  database: 'app',
+  target: 'default',
+  environment: 'production',
+  upstream_role: 'auditgate_writer',
+  read_only: false,
+};
+let engine: PolicyEngine;
+const simple = { protocol: 'simple' as const, inTransaction: false };
+
+beforeAll(async () => {
+  await loadAnalyzer();
+  engine = await PolicyEngine.fromFile(DEFAULT_BUNDLE_PATH);
+});
+
+function ctx(cache = new DecisionCache<Verdict>(100), s: SessionInfo = session): GateContext & { cache: DecisionCache<Verdict> } {
+  return { engine, identity: agent, session: s, cache, contextKey: sessionContextKey(agent, s) };
+}
+
+describe('decideSql', () => {
+  it('denies a string when any statement is denied, with every reason', () => {
+    const v = decideSql(ctx(), 'SELECT 1; GRANT ALL ON public.customers TO PUBLIC', simple);
+    expect(v.outcome).toBe('deny');
+    expect(v.facts).toHaveLength(2);
+    expect(v.refusal).toMatch(/^auditgate: denied: GRANT/);
+  });
+
+  it('turns a required approval into a denial until approvals exist', () => {
+    const v = decideSql(ctx(), "UPDATE public.orders SET status = 'x' WHERE id = 1", simple);
+    expect(v.outcome).toBe('approval');
+    expect(v.refusal).toMatch(/^auditgate: denied: approval required: UPDATE on production table public\.orders/);
+  });
+
+  it('reuses a cacheable decision for the same text and session attributes', () => {
+    const c = ctx();
+    const first = decideSql(c, 'SELECT id FROM public.orders WHERE id = $1', { ...simple, protocol: 'extended' });
+    const second = decideSql(c, 'SELECT id FROM public.orders WHERE id = $1', { ...simple, protocol: 'extended' });
+    expect(second).toBe(first);
+    expect(c.cache.hits).toBe(1);
+    // Another session with the same attributes shares it; other attributes do not.
+    const other = ctx(c.cache, { ...session, id: 's2' });
+    expect(decideSql(other, 'SELECT id FROM public.orders WHERE id = $1', { ...simple, protocol: 'extended' })).toBe(first);
+    const reader = ctx(c.cache, { ...session, upstream_role: 'auditgate_reader', read_only: true });
+    expect(decideSql(reader, 'SELECT id FROM public.orders WHERE id = $1', { ...simple, protocol: 'extended' })).not.toBe(first);
+  });
+
+  it('keys by text, not fingerprint: SET ROLE decisions are never confused', () => {
+    const c = ctx();
+    decideSql(c, 'SELECT 1', simple);
+    decideSql(c, 'SELECT 2', simple);
+    expect(c.cache.hits).toBe(0);
+    expect(c.cache.size).toBe(2);
+  });
+
+  it('does not cache decisions that read the clock or depend on prepared statements', () => {
+    const c = ctx();
+    decideSql(c, "UPDATE public.orders SET status = 'x' WHERE id = 1", simple);
+    expect(c.cache.size).toBe(0); // the change window read input.time
+    decideSql(c, 'PREPARE p AS SELECT 1', { ...simple, prepared: new Map() });
+    decideSql(c, 'EXECUTE p', { ...simple, prepared: new Map() });
+    expect(c.cache.size).toBe(0);
+  });
+
+  it('evicts the least recently used entry beyond its bound', () => {
+    const cache = new DecisionCache<number>(2);
+    cache.set('a', 1);
+    cache.set('b', 2);
+    cache.get('a');
+    cache.set('c', 3);
+    expect(cache.get('b')).toBeUndefined();
+    expect(cache.get('a')).toBe(1);
+    expect(cache.get('c')).toBe(3);
+  });
+});
