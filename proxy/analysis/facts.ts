@@ -67,6 +67,16 @@ export interface CopyFacts {
   /** STDIN/STDOUT: data travels over the client connection. */
   stdio: boolean;
   format: string | null;
+  /** COPY t [(cols)]: the table as written; null for COPY (query). */
+  relation: { schema: string | null; name: string } | null;
+  /** COPY t (a, b): the column list; null without one. */
+  columns: string[] | null;
+  /** Text/CSV options as written (null when not given): masking needs them to find fields. */
+  delimiter: string | null;
+  null_string: string | null;
+  quote: string | null;
+  escape: string | null;
+  header: boolean | null;
 }
 
 export interface SetFacts {

@@ -1,7 +1,10 @@
 // The gateway server: accepts agents, runs the startup handshake, relays each session, and
 // maps CancelRequests to the right upstream backend. One bad connection never stops the rest.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { SessionInfo } from '../../policies/contract.js';
+import { DecisionCache, sessionContextKey } from './decision-cache.js';
 import { Relay, type RelayOptions } from './relay.js';
+import type { Verdict } from './statement-gate.js';
 import { establishSession, StartupRefused, type StartupOptions } from './startup.js';
 
 export interface GatewayOptions extends Omit<StartupOptions, 'onCancel'> {
@@ -10,7 +13,10 @@ export interface GatewayOptions extends Omit<StartupOptions, 'onCancel'> {
   maxConnections: number;
   /** Sends a CancelRequest for this upstream backend. */
   cancelUpstream(key: { processId: number; secretKey: number }): Promise<void>;
-  resultFilter?: RelayOptions['resultFilter'];
+  /** Masking for one session's results (the session's upstream database decides the catalog). */
+  resultFilterFor?: (session: SessionInfo) => RelayOptions['resultFilter'];
+  /** Decisions shared across sessions with identical attributes (see decision-cache.ts). */
+  decisionCache?: DecisionCache<Verdict>;
   onDdl?: RelayOptions['onDdl'];
   onVerdict?: RelayOptions['onVerdict'];
 }
@@ -75,10 +81,17 @@ export class Gateway {
     this.sockets.add(client);
     client.on('close', () => this.sockets.delete(client));
     upstream.socket.setNoDelay(true);
-    const relay = new Relay(client, upstream.socket, { engine: this.opts.engine, identity, session }, {
+    const gate = {
+      engine: this.opts.engine,
+      identity,
+      session,
+      cache: this.opts.decisionCache,
+      contextKey: sessionContextKey(identity, session),
+    };
+    const relay = new Relay(client, upstream.socket, gate, {
       maxMessageBytes: this.opts.maxMessageBytes,
       log: this.opts.log,
-      resultFilter: this.opts.resultFilter,
+      resultFilter: this.opts.resultFilterFor?.(session),
       onDdl: this.opts.onDdl,
       onVerdict: this.opts.onVerdict,
     });

@@ -9,7 +9,7 @@ export interface ResultFilter {
    */
   onRowDescription(message: Buffer, formats?: number[]): Buffer | Promise<Buffer>;
   onDataRow(message: Buffer): Buffer;
-  onCopyOutResponse(message: Buffer): Buffer;
+  onCopyOutResponse(message: Buffer): Buffer | Promise<Buffer>;
   onCopyData(message: Buffer): Buffer;
   onErrorOrNotice(message: Buffer): Buffer;
 }

@@ -7,6 +7,7 @@ import { timeInfo } from '../../policies/contract.js';
 import { combineDecisions, type CombinedVerdict } from '../../policies/engine/combine.js';
 import type { PolicyEngine } from '../../policies/engine/engine.js';
 import type { DecisionCache } from './decision-cache.js';
+import { binaryCopyRefusal } from '../masking/copy.js';
 
 export interface GateContext {
   engine: PolicyEngine;
@@ -60,8 +61,17 @@ function decideFresh(ctx: GateContext, sql: string, opts: GateOptions): Verdict 
     ctx.engine.decideStatement({ identity: ctx.identity, session: ctx.session, time, statement, approval: null }),
   );
   const combined = combineDecisions(decisions);
+  // Binary COPY output cannot be masked: refused when the statement reads sensitive data.
+  const copyRefusals = facts.flatMap((f, i) => {
+    const d = decisions[i]!;
+    const why = f.copy?.direction === 'to' ? binaryCopyRefusal(f.copy.format, d.mask.length > 0 || d.detectors.length > 0 || d.tags.includes('sensitive')) : null;
+    return why ? [why] : [];
+  });
   let refusal: string | null = null;
-  if (combined.outcome === 'deny') refusal = `auditgate: denied: ${combined.deny.join('; ')}`;
-  else if (combined.outcome === 'approval') refusal = `auditgate: denied: approval required: ${combined.approval.reason}`;
+  if (combined.outcome === 'deny' || copyRefusals.length) {
+    combined.outcome = 'deny';
+    combined.deny = [...combined.deny, ...copyRefusals];
+    refusal = `auditgate: denied: ${combined.deny.join('; ')}`;
+  } else if (combined.outcome === 'approval') refusal = `auditgate: denied: approval required: ${combined.approval.reason}`;
   return { ...combined, facts, decisions, refusal };
 }
