@@ -1,0 +1,134 @@
+// Masking over the wire: for an agent not cleared for the columns, the sensitive values never
+// appear in the bytes the gateway sends, whatever shape the query takes.
+import { spawn } from 'node:child_process';
+import pg from 'pg';
+import QueryStream from 'pg-query-stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FIXTURE_DB } from '../support/fixture-db.js';
+import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
+import { startTap, type Tap } from '../support/tap.js';
+
+const SECRETS = ['ada@example.com', 'alan@example.org', '123-45-6789', '987-65-4321', '4111 1111 1111 1111', '5500 0000 0000 0004', 'sk_live_51HxQ2JfA8vX9b0cDeFgHiJk', 'ghp_abcdefghijklmnopqrstuvwxyz0123456789'];
+
+let gw: TestGateway;
+let tap: Tap;
+let agent: pg.Client;
+
+function leaked(): string[] {
+  const bytes = tap.received().toString('latin1');
+  return SECRETS.filter((s) => bytes.includes(s));
+}
+
+beforeAll(async () => {
+  gw = await startTestGateway();
+  tap = await startTap(gw.port);
+  agent = new pg.Client({ ...gw.pgConfig(await gw.token()), port: tap.port });
+  await agent.connect();
+});
+
+afterAll(async () => {
+  await agent?.end();
+  await tap?.close();
+  await gw?.close();
+});
+
+describe('masking over the wire', () => {
+  const shapes: [string, string][] = [
+    ['plain columns', 'SELECT email, ssn, card_number FROM public.customers'],
+    ['an alias', 'SELECT ssn AS x, email AS y FROM customers'],
+    ['select *', 'SELECT * FROM customers'],
+    ['a view', 'SELECT * FROM public.customer_contacts'],
+    ['a join', 'SELECT o.id, c.email, c.ssn FROM public.orders o JOIN public.customers c ON c.id = o.customer_id'],
+    ['a subquery', 'SELECT (SELECT ssn FROM customers WHERE id = 1) AS s, (SELECT email FROM customers WHERE id = 2) AS e'],
+    ['an expression', 'SELECT upper(email), ssn || \'\' AS s FROM customers'],
+    ['row_to_json', 'SELECT row_to_json(c) FROM customers c'],
+    ['string_agg', "SELECT string_agg(email || ' ' || ssn, ',') FROM customers"],
+    ['secrets tables', 'SELECT u.api_key, k.secret FROM public.users u, public.api_keys k'],
+    ['a CTE', 'WITH x AS (SELECT * FROM customers) SELECT * FROM x'],
+  ];
+  for (const [label, sql] of shapes) {
+    it(`masks ${label}`, async () => {
+      tap.reset();
+      const r = await agent.query(sql);
+      expect(r.rowCount).toBeGreaterThan(0); // rows are kept, values masked
+      expect(leaked()).toEqual([]);
+    });
+  }
+
+  it('keeps the number of rows and columns', async () => {
+    const r = await agent.query('SELECT id, name, email, ssn FROM customers ORDER BY id');
+    expect(r.rows).toHaveLength(2);
+    expect(r.fields.map((f) => f.name)).toEqual(['id', 'name', 'email', 'ssn']);
+    expect(r.rows[0]).toMatchObject({ id: 1, name: 'Ada Lovelace', email: '***@example.com', ssn: '*******6789' });
+  });
+
+  it('masks extended-protocol results, text and binary', async () => {
+    tap.reset();
+    const t = await agent.query({ text: 'SELECT email, ssn FROM customers WHERE id = $1', values: [1] });
+    expect(t.rows[0]).toEqual({ email: '***@example.com', ssn: '*******6789' });
+    // node-postgres supports binary results; its QueryConfig type does not declare the flag.
+    const b = await agent.query({ text: 'SELECT email, ssn, card_number FROM customers WHERE id = $1', values: [2], binary: true } as pg.QueryConfig);
+    expect(b.rowCount).toBe(1);
+    expect(leaked()).toEqual([]);
+  });
+
+  it('masks rows read through a cursor (pg-query-stream)', async () => {
+    tap.reset();
+    const rows: unknown[] = [];
+    const stream = agent.query(new QueryStream('SELECT id, email, ssn FROM customers ORDER BY id', [], { batchSize: 1 }));
+    for await (const row of stream) rows.push(row);
+    expect(rows).toHaveLength(2);
+    expect(leaked()).toEqual([]);
+  });
+
+  it('masks COPY ... TO STDOUT (text and csv)', async () => {
+    tap.reset();
+    const out = await psql(`\\copy public.customers TO STDOUT\n\\copy (SELECT email, ssn FROM customers) TO STDOUT WITH (FORMAT csv, HEADER)\n`);
+    expect(out.stdout).toContain('Ada Lovelace');
+    expect(SECRETS.filter((s) => out.stdout.includes(s))).toEqual([]);
+  });
+
+  it('refuses binary COPY out of a sensitive table', async () => {
+    await expect(agent.query('COPY public.customers TO STDOUT (FORMAT binary)')).rejects.toMatchObject({
+      code: '42501',
+      message: expect.stringMatching(/binary format is not allowed/),
+    });
+  });
+
+  it('does not echo a sensitive value in an error message', async () => {
+    tap.reset();
+    // PostgreSQL quotes the offending value: invalid input syntax for type integer: "123-45-6789".
+    await expect(agent.query('SELECT ssn::int FROM public.customers')).rejects.toMatchObject({ code: '22P02' });
+    await expect(agent.query('SELECT email::json FROM public.customers')).rejects.toMatchObject({ code: '22P02' });
+    expect(tap.received().toString('latin1')).toContain('invalid input syntax');
+    expect(leaked()).toEqual([]);
+    expect((await agent.query('SELECT 1 AS ok')).rows).toEqual([{ ok: 1 }]);
+  });
+
+  it('shows a cleared identity the real values (the policy decides clearance)', async () => {
+    const dba = new pg.Client(gw.pgConfig(await gw.token({ sub: 'human:dba', kind: 'human', groups: ['dba'], claims: {} })));
+    await dba.connect();
+    try {
+      const r = await dba.query('SELECT email, ssn FROM customers ORDER BY id');
+      expect(r.rows[0]).toEqual({ email: 'ada@example.com', ssn: '123-45-6789' });
+    } finally {
+      await dba.end();
+    }
+  });
+});
+
+async function psql(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const token = await gw.token();
+  return new Promise((resolve, reject) => {
+    const child = spawn('psql', ['-X', '-q', '-h', '127.0.0.1', '-p', String(tap.port), '-U', 'agent', '-d', FIXTURE_DB], {
+      env: { ...process.env, PGPASSWORD: token, PGSSLMODE: 'disable' },
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    child.stdin.end(script);
+  });
+}
