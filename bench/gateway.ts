@@ -1,23 +1,17 @@
 // pgbench through the gateway vs directly vs PgBouncer (session mode), in the same run, on the
 // machine's PostgreSQL. Goals (issue #3): gateway TPS ≥ 0.8× PgBouncer at 8 clients; added
 // p50 ≤ 0.15 ms at 1 client. The gateway runs as its own process with the default policy.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
-import { stringify } from 'yaml';
-import { PACKAGE_ROOT } from '../policies/locations.js';
 import { pgbench, pgbenchInit, type PgbenchResult, type PgbenchRun, type PgbenchTarget } from './support/pgbench.js';
+import { startGatewayProcess } from './support/gateway-process.js';
 import { ensurePgbouncer, startPgbouncer } from './support/pgbouncer.js';
 import type { BenchSuite } from './suite.js';
 
-const run = promisify(execFile);
 const PG = { host: '127.0.0.1', port: 5432 };
 const DB = 'auditgate_bench';
-const CLI = join(PACKAGE_ROOT, 'dist', 'cli', 'main.js');
 
 async function admin(database: string, sql: string): Promise<void> {
   const c = new pg.Client({ ...PG, user: 'postgres', database });
@@ -27,69 +21,6 @@ async function admin(database: string, sql: string): Promise<void> {
   } finally {
     await c.end();
   }
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function waitReady(port: number, child: ChildProcess, output: () => string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (child.exitCode !== null) throw new Error(`gateway exited (${child.exitCode}): ${output()}`);
-    const ok = await run('pg_isready', ['-h', '127.0.0.1', '-p', String(port)]).then(
-      () => true,
-      () => false,
-    );
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gateway did not start: ${output()}`);
-}
-
-/** The gateway as users run it: `auditgate proxy` in its own process, dev issuer, default policy. */
-async function startGatewayProcess(dir: string): Promise<{ port: number; token: string; stop(): Promise<void> }> {
-  const port = await freePort();
-  const config = {
-    listen: { host: '127.0.0.1', port },
-    identity: { issuers: [], dev_issuer: true },
-    upstream: {
-      name: 'bench',
-      environment: 'production',
-      ...PG,
-      database: DB,
-      tls: { mode: 'disable' },
-      roles: { auditgate_reader: { user: 'auditgate_reader', password: null }, auditgate_writer: { user: 'auditgate_writer', password: null } },
-      catalog_role: 'auditgate_reader',
-    },
-    policy: { reload: 'off' },
-    log: { level: 'warn' },
-  };
-  const file = join(dir, 'auditgate.yaml');
-  await writeFile(file, stringify(config));
-  const env = { ...process.env, AUDITGATE_HOME: join(dir, 'home') };
-  const { stdout: token } = await run(process.execPath, [
-    CLI, 'token', '--sub', 'agent:bench', '--groups', 'agents,agent-writers', '--claims', '{"model":"bench","repository":"acme/bench"}', '--ttl', '7200',
-  ], { env });
-  let out = '';
-  const child = spawn(process.execPath, [CLI, 'proxy', '--config', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  await waitReady(port, child, () => out);
-  return {
-    port,
-    token: token.trim(),
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
 }
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
@@ -120,7 +51,7 @@ export const gatewaySuite: BenchSuite = {
       );
       const bouncer = await startPgbouncer({ ...PG, database: DB }, 16);
       cleanup.push(() => bouncer.stop());
-      const gw = await startGatewayProcess(dir);
+      const gw = await startGatewayProcess(dir, { ...PG, database: DB });
       cleanup.push(() => gw.stop());
 
       const targets: Record<string, PgbenchTarget> = {

@@ -8,9 +8,10 @@ import { join } from 'node:path';
 import { PACKAGE_ROOT, packageVersion } from '../policies/locations.js';
 import { decisionSuite } from './decision.js';
 import { gatewaySuite } from './gateway.js';
+import { memorySuite } from './memory.js';
 import type { BenchSuite } from './suite.js';
 
-const SUITES: BenchSuite[] = [decisionSuite, gatewaySuite];
+const SUITES: BenchSuite[] = [decisionSuite, gatewaySuite, memorySuite];
 const RESULTS = join(PACKAGE_ROOT, 'bench', 'results');
 
 function depVersion(name: string): string {

@@ -11,6 +11,7 @@ describe('npm run bench -- --short', () => {
     const { stdout } = await promisify(execFile)(process.execPath, [join(root, 'dist', 'bench', 'run.js'), '--short'], { cwd: root });
     expect(stdout).toMatch(/^decision: decision p50 [\d.]+–[\d.]+ µs \(goal ≤ 20 µs\): (met|not met)$/m);
     expect(stdout).toMatch(/^gateway: harness ok \(2 runs × 3 targets\)$/m);
+    expect(stdout).toMatch(/^memory: harness ok \(peak RSS \d+ MB\)$/m);
     expect(stdout).toContain('(short mode: BENCHMARKS.md not written)');
   });
 
@@ -19,6 +20,6 @@ describe('npm run bench -- --short', () => {
       cwd: root,
     }).catch((e: { code: number; stderr: string }) => e);
     expect(err).toMatchObject({ code: 2 });
-    expect((err as { stderr: string }).stderr).toMatch(/unknown suite\(s\): nope; suites: decision, gateway/);
+    expect((err as { stderr: string }).stderr).toMatch(/unknown suite\(s\): nope; suites: decision, gateway, memory/);
   });
 });
