@@ -5,7 +5,7 @@ import pg from 'pg';
 
 export const PG = { host: '127.0.0.1', port: 5432, user: 'postgres' };
 export const FIXTURE_DB = 'auditgate_it';
-const VERSION = 3; // bump when the schema or seed below changes
+const VERSION = 4; // bump when the schema or seed below changes
 
 const SCHEMA = `
 DROP SCHEMA IF EXISTS public, billing, scratch CASCADE;
