@@ -234,6 +234,30 @@ export class CatalogResolver {
     return fields.map((f) => (f.tableID === 0 ? null : this.compose(f.tableID, f.columnID, 0)));
   }
 
+  /**
+   * The same answer as resolve() when everything it needs is cached and fresh, without waiting;
+   * null on any miss. The relay uses it to keep a result's hot path synchronous.
+   */
+  resolveCached(fields: readonly FieldOrigin[]): (ResolvedColumn | null)[] | null {
+    for (const f of fields) {
+      if (f.tableID !== 0 && !this.cachedChain(f.tableID, f.columnID, 0)) return null;
+    }
+    return fields.map((f) => (f.tableID === 0 ? null : this.compose(f.tableID, f.columnID, 0)));
+  }
+
+  /** The column, and through views its base columns, are all fresh in the cache. */
+  private cachedChain(relid: number, attnum: number, depth: number): boolean {
+    const entry = this.columns.get(key(relid, attnum));
+    if (!this.fresh(entry)) return false;
+    const raw = entry.value;
+    if (raw.missing || (raw.relkind !== 'v' && raw.relkind !== 'm')) return true;
+    const view = this.views.get(relid);
+    if (!this.fresh(view)) return false;
+    const target = view.value.targets?.get(attnum);
+    if (!target) return true;
+    return depth < this.maxDepth && this.cachedChain(target.relid, target.attnum, depth + 1);
+  }
+
   private async load(want: { relid: number; attnum: number }[]): Promise<void> {
     const missing = new Map<string, { relid: number; attnum: number }>();
     for (const w of want) {

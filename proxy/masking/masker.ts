@@ -24,6 +24,8 @@ import { expandFormats, readCopyOutResponse, readRowDescription } from './wire.j
 /** What the masker needs from the catalog (CatalogResolver implements it). */
 export interface OriginResolver {
   resolve(fields: readonly FieldOrigin[]): Promise<(ResolvedColumn | null)[]>;
+  /** resolve()'s answer when it is all cached, else null (optional: keeps cached results synchronous). */
+  resolveCached?(fields: readonly FieldOrigin[]): (ResolvedColumn | null)[] | null;
   tableColumns(schema: string | null, name: string): Promise<TableColumns | null>;
 }
 
@@ -99,16 +101,32 @@ export class ResultMasker {
    * forward (unchanged). Await it before handing over the DataRows that follow. A RowDescription
    * seen earlier (Describe of a prepared statement) may be given again for a later execution.
    */
-  async onRowDescription(message: Buffer): Promise<Buffer> {
+  onRowDescription(message: Buffer): Buffer | Promise<Buffer> {
     const fields = readRowDescription(message);
-    let resolved: (ResolvedColumn | null)[] = fields.map(() => null);
-    if (this.active && fields.some((f) => f.tableID !== 0)) {
-      try {
-        resolved = await this.resolver.resolve(fields);
-      } catch (err) {
-        this.catalogError = err instanceof Error ? err : new Error(String(err));
-      }
+    if (!this.active || !fields.some((f) => f.tableID !== 0)) {
+      this.planFor(fields, fields.map(() => null));
+      return message;
     }
+    // Cached origins (the common case after a result shape was seen once): no waiting.
+    const cached = this.resolver.resolveCached?.(fields);
+    if (cached) {
+      this.planFor(fields, cached);
+      return message;
+    }
+    return this.resolver.resolve(fields).then(
+      (resolved) => {
+        this.planFor(fields, resolved);
+        return message;
+      },
+      (err: unknown) => {
+        this.catalogError = err instanceof Error ? err : new Error(String(err));
+        this.planFor(fields, fields.map(() => null));
+        return message;
+      },
+    );
+  }
+
+  private planFor(fields: ReturnType<typeof readRowDescription>, resolved: (ResolvedColumn | null)[]): void {
     const planFields: PlanField[] = fields.map((f, i) => ({
       name: f.name,
       typeOid: f.dataTypeID,
@@ -117,7 +135,6 @@ export class ResultMasker {
     }));
     this.usePlan(buildRowPlan(this.rules, planFields));
     this.formats = this.bindFormats ? expandFormats(this.bindFormats, fields.length) : fields.map((f) => f.format);
-    return message;
   }
 
   private usePlan(plan: RowPlan): void {

@@ -335,7 +335,7 @@ export class Relay {
         return filter ? filter.onCopyData(m) : m;
       }
       case 'N': {
-        const filter = this.currentFilter(head);
+        const filter = this.startResultFilter(head);
         return filter ? filter.onErrorOrNotice(m) : m;
       }
       default:
@@ -349,7 +349,9 @@ export class Relay {
     let out = m;
     if (denial) out = errorResponse({ severity: 'ERROR', code: '42501', message: denial });
     else {
-      const filter = this.currentFilter(head);
+      // A statement that failed before any result (an UPDATE's unique violation) still gets its
+      // filter: error text can carry sensitive values.
+      const filter = this.startResultFilter(head);
       if (filter) out = filter.onErrorOrNotice(m);
     }
     if (head.kind !== 'query' && head.kind !== 'sync') {

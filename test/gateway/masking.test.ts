@@ -132,3 +132,35 @@ async function psql(script: string): Promise<{ code: number | null; stdout: stri
     child.stdin.end(script);
   });
 }
+
+describe('constraint violations on sensitive tables', () => {
+  let staging: TestGateway;
+  let stagingTap: Tap;
+  beforeAll(async () => {
+    // In a staging target, writes to customers need no approval: the violation can happen.
+    staging = await startTestGateway({ upstream: { environment: 'staging' } });
+    stagingTap = await startTap(staging.port);
+  });
+  afterAll(async () => {
+    await stagingTap?.close();
+    await staging?.close();
+  });
+
+  it('does not echo another customer\'s SSN from a unique violation', async () => {
+    const writer = new pg.Client({ ...staging.pgConfig(await staging.token({ groups: ['agents', 'agent-writers'] })), port: stagingTap.port });
+    await writer.connect();
+    try {
+      stagingTap.reset();
+      // PostgreSQL reports: Key (ssn)=(987-65-4321) already exists.
+      const err = (await writer
+        .query('UPDATE public.customers SET ssn = (SELECT ssn FROM public.customers WHERE id = 2) WHERE id = 1')
+        .catch((e: unknown) => e)) as { code?: string; detail?: string };
+      expect(err.code).toBe('23505');
+      expect(err.detail).toMatch(/^Key \(ssn\)=/);
+      const bytes = stagingTap.received().toString('latin1');
+      expect(SECRETS.filter((x) => bytes.includes(x))).toEqual([]);
+    } finally {
+      await writer.end();
+    }
+  });
+});

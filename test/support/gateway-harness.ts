@@ -22,7 +22,9 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(opts: { config?: Record<string, unknown>; start?: StartOptions } = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  opts: { config?: Record<string, unknown>; upstream?: Record<string, unknown>; start?: StartOptions } = {},
+): Promise<TestGateway> {
   await ensureFixtureDb();
   const dir = await mkdtemp(join(tmpdir(), 'auditgate-gw-'));
   const dev = await ensureDevIssuer(join(dir, 'dev-issuer'));
@@ -39,6 +41,7 @@ export async function startTestGateway(opts: { config?: Record<string, unknown>;
       tls: { mode: 'disable' },
       roles: { auditgate_reader: { user: 'auditgate_reader', password: null }, auditgate_writer: { user: 'auditgate_writer', password: null } },
       catalog_role: 'auditgate_reader',
+      ...opts.upstream,
     },
     policy: { reload: 'off' },
     ...opts.config,
