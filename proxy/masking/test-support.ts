@@ -3,6 +3,7 @@
 // masking tests feed ResultMasker exactly what PostgreSQL sends. Trust auth only.
 import { connect, type Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
+import { readErrorFields } from '../protocol/backend.js';
 
 export interface RawConnectOptions {
   host?: string;
@@ -41,14 +42,7 @@ export const typeOf = (m: Buffer): string => String.fromCharCode(m[0]!);
 
 /** Reads an ErrorResponse / NoticeResponse into code letter → text. */
 export function errorFields(m: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let off = 5;
-  while (off < m.length && m[off] !== 0) {
-    const end = m.indexOf(0, off + 1);
-    out[String.fromCharCode(m[off]!)] = m.toString('utf8', off + 1, end);
-    off = end + 1;
-  }
-  return out;
+  return Object.fromEntries(readErrorFields(m));
 }
 
 export class RawConnection {

@@ -1,11 +1,11 @@
 // Real clients through the gateway: node-postgres (simple, extended, prepared, cursor, cancel,
 // binary, transactions, pipelining) and psql (\d, \dt, \copy both ways, a denial mid-session).
-import { spawn } from 'node:child_process';
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_DB, directQuery } from '../support/fixture-db.js';
+import { directQuery } from '../support/fixture-db.js';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
+import { runPsql, type PsqlRun } from '../support/psql.js';
 
 let gw: TestGateway;
 let reader: pg.Client;
@@ -131,22 +131,8 @@ describe('node-postgres through the gateway', () => {
   });
 });
 
-function psql(args: string[], input = '', groups = ['agents']): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return gw.token({ groups }).then(
-    (token) =>
-      new Promise((resolve, reject) => {
-        const child = spawn('psql', ['-X', '-h', '127.0.0.1', '-p', String(gw.port), '-U', 'agent', '-d', FIXTURE_DB, ...args], {
-          env: { ...process.env, PGPASSWORD: token, PGSSLMODE: 'disable' },
-        });
-        let stdout = '';
-        let stderr = '';
-        child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-        child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code, stdout, stderr }));
-        child.stdin.end(input);
-      }),
-  );
+async function psql(args: string[], input = '', groups = ['agents']): Promise<PsqlRun> {
+  return runPsql(gw.port, await gw.token({ groups }), args, input);
 }
 
 describe('psql through the gateway', () => {

@@ -1,11 +1,10 @@
 // Masking over the wire: for an agent not cleared for the columns, the sensitive values never
 // appear in the bytes the gateway sends, whatever shape the query takes.
-import { spawn } from 'node:child_process';
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_DB } from '../support/fixture-db.js';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
+import { runPsql, type PsqlRun } from '../support/psql.js';
 import { startTap, type Tap } from '../support/tap.js';
 
 const SECRETS = ['ada@example.com', 'alan@example.org', '123-45-6789', '987-65-4321', '4111 1111 1111 1111', '5500 0000 0000 0004', 'sk_live_51HxQ2JfA8vX9b0cDeFgHiJk', 'ghp_abcdefghijklmnopqrstuvwxyz0123456789'];
@@ -117,20 +116,8 @@ describe('masking over the wire', () => {
   });
 });
 
-async function psql(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const token = await gw.token();
-  return new Promise((resolve, reject) => {
-    const child = spawn('psql', ['-X', '-q', '-h', '127.0.0.1', '-p', String(tap.port), '-U', 'agent', '-d', FIXTURE_DB], {
-      env: { ...process.env, PGPASSWORD: token, PGSSLMODE: 'disable' },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(script);
-  });
+async function psql(script: string): Promise<PsqlRun> {
+  return runPsql(tap.port, await gw.token(), ['-q'], script);
 }
 
 describe('constraint violations on sensitive tables', () => {

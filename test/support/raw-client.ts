@@ -2,6 +2,7 @@
 // collects the server's messages, so malformed input can be aimed at the gateway.
 import { connect, type Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
+import { readErrorFields } from '../../proxy/protocol/backend.js';
 import { MessageFramer } from '../../proxy/protocol/framer.js';
 
 export interface RawSession {
@@ -20,14 +21,7 @@ export const typeOf = (m: Buffer) => String.fromCharCode(m[0]!);
 
 /** The fields of an ErrorResponse: code letter → text. */
 export function fieldsOf(m: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let off = 5;
-  while (off < m.length && m[off] !== 0) {
-    const end = m.indexOf(0, off + 1);
-    out[String.fromCharCode(m[off]!)] = m.toString('utf8', off + 1, end);
-    off = end + 1;
-  }
-  return out;
+  return Object.fromEntries(readErrorFields(m));
 }
 
 export async function rawConnect(port: number, opts: { typed?: boolean } = {}): Promise<RawSession> {
