@@ -17,13 +17,16 @@ import { decideSql, type GateContext, type Verdict } from './statement-gate.js';
 const DENIED_SQL = 'auditgate_statement_denied_by_policy';
 const DENIED_QUERY = serialize.query(DENIED_SQL);
 const deniedParse = (name: string) => serialize.parse({ name, text: DENIED_SQL });
+/** A Bind of a statement that does not exist: PostgreSQL refuses it and skips to Sync. */
+const DENIED_BIND = serialize.bind({ portal: '', statement: DENIED_SQL, values: [] });
 const FAST_PATH_REFUSAL = 'auditgate: denied: the fast-path function call interface bypasses SQL and is not allowed';
 
 /** A forwarded client message whose upstream answer has not finished yet. */
 type Pending =
   | { kind: 'query'; verdict: Verdict | null; denial: string | null; index: number; filter: ResultFilter | null }
   | { kind: 'parse'; denial: string | null }
-  | { kind: 'bind' | 'close' | 'sync' }
+  | { kind: 'bind'; denial: string | null }
+  | { kind: 'close' | 'sync' }
   | { kind: 'describe'; portal: Portal | null; statement: PreparedStatement | null; swallow: boolean }
   | { kind: 'execute'; portal: Portal | null; filter: ResultFilter | null; primed: boolean };
 
@@ -35,6 +38,8 @@ interface PreparedStatement {
 
 interface Portal {
   statement: PreparedStatement | null;
+  /** The decision with the bound values, when the policy asked for one (else the statement's). */
+  verdict: Verdict | null;
   resultFormats: number[];
   rowDescription: Buffer | null;
 }
@@ -206,14 +211,28 @@ export class Relay {
   private onBind(m: Buffer): void {
     const bind = parseBind(m);
     const statement = this.statements.get(bind.statement) ?? null;
-    this.portals.set(bind.portal, { statement, resultFormats: bind.resultFormats, rowDescription: null });
-    this.send(m, { kind: 'bind' });
+    let verdict = statement?.verdict ?? null;
+    // A decision the policy marked uncacheable for a statement with parameters may depend on the
+    // values: decide again now that they are bound.
+    if (statement && !statement.verdict.cacheable && statement.facts.some((f) => f.param_count > 0)) {
+      const sql = statement.facts[0]?.sql ?? '';
+      verdict = decideSql(this.ctx, sql, { protocol: 'extended', inTransaction: this.inTransaction, facts: statement.facts, params: bind.params });
+      this.opts.onVerdict?.(verdict, sql, 'extended');
+      if (verdict.refusal) {
+        this.portals.delete(bind.portal);
+        this.send(DENIED_BIND, { kind: 'bind', denial: verdict.refusal });
+        this.skipUntilSync = true;
+        return;
+      }
+    }
+    this.portals.set(bind.portal, { statement, verdict, resultFormats: bind.resultFormats, rowDescription: null });
+    this.send(m, { kind: 'bind', denial: null });
   }
 
   private onExecute(m: Buffer): void {
     const exec = parseExecute(m);
     const portal = this.portals.get(exec.portal) ?? null;
-    const verdict = portal?.statement?.verdict ?? null;
+    const verdict = portal?.verdict ?? null;
     const filter = verdict ? (this.opts.resultFilter?.(verdict, 0) ?? null) : null;
     if (filter && portal && !portal.rowDescription && !portal.statement?.rowDescription) {
       // Masking needs the result's column origins; the client did not ask, so ask and swallow the answer.
@@ -345,7 +364,7 @@ export class Relay {
 
   private onUpstreamError(m: Buffer, head: Pending | undefined): Buffer {
     if (!head) return m; // e.g. FATAL on shutdown
-    const denial = head.kind === 'query' || head.kind === 'parse' ? head.denial : null;
+    const denial = head.kind === 'query' || head.kind === 'parse' || head.kind === 'bind' ? head.denial : null;
     let out = m;
     if (denial) out = errorResponse({ severity: 'ERROR', code: '42501', message: denial });
     else {

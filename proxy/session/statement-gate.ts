@@ -53,9 +53,9 @@ export function decideSql(ctx: GateContext, sql: string, opts: GateOptions): Ver
 }
 
 function decideFresh(ctx: GateContext, sql: string, opts: GateOptions): Verdict {
-  const facts =
-    opts.facts ??
-    analyze(sql, { protocol: opts.protocol, prepared: opts.prepared, params: opts.params, in_transaction: opts.inTransaction });
+  const facts = opts.facts
+    ? opts.facts.map((f) => (opts.params ? { ...f, params: opts.params } : f))
+    : analyze(sql, { protocol: opts.protocol, prepared: opts.prepared, params: opts.params, in_transaction: opts.inTransaction });
   const time = timeInfo();
   const decisions = facts.map((statement) =>
     ctx.engine.decideStatement({ identity: ctx.identity, session: ctx.session, time, statement, approval: null }),
