@@ -3,7 +3,9 @@
 import pg from 'pg';
 import QueryStream from 'pg-query-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { directQuery } from '../support/fixture-db.js';
+import { serialize } from 'pg-protocol';
+import { FIXTURE_DB, directQuery } from '../support/fixture-db.js';
+import { rawLogin, typeOf } from '../support/raw-client.js';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 import { runPsql, type PsqlRun } from '../support/psql.js';
 
@@ -116,6 +118,21 @@ describe('node-postgres through the gateway', () => {
     await writer.query('INSERT INTO scratch.notes (body) VALUES ($1)', [marker]);
     await writer.query('COMMIT');
     expect((await directQuery('SELECT count(*)::int AS n FROM scratch.notes WHERE body = $1', [marker])).rows).toEqual([{ n: 1 }]);
+  });
+
+  it('relays NOTICE and ParameterStatus messages', async () => {
+    const notices: string[] = [];
+    writer.on('notice', (n) => notices.push(n.message ?? ''));
+    await writer.query('DROP TABLE IF EXISTS scratch.does_not_exist');
+    expect(notices).toContainEqual(expect.stringMatching(/does not exist, skipping/));
+    // ParameterStatus: the server reports the new application_name; the gateway passes it on.
+    const raw = await rawLogin(gw.port, await gw.token(), FIXTURE_DB);
+    raw.messages.length = 0;
+    raw.send(serialize.query("SET application_name = 'renamed-by-agent'"));
+    const msgs = await raw.until('Z');
+    const status = msgs.find((m) => typeOf(m) === 'S');
+    expect(status?.toString('utf8', 5)).toContain('application_name\0renamed-by-agent\0');
+    raw.socket.destroy();
   });
 
   it('answers pipelined queries in order, denials included', async () => {
