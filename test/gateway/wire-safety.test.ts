@@ -93,6 +93,24 @@ describe('identity over the wire', () => {
   });
 });
 
+describe('upstream credentials', () => {
+  it('refuses a session whose role has no configured credential, naming the role', async () => {
+    const readerOnly = await startTestGateway({
+      upstream: { roles: { auditgate_reader: { user: 'auditgate_reader', password: null } }, catalog_role: 'auditgate_reader' },
+    });
+    try {
+      const c = new pg.Client(readerOnly.pgConfig(await readerOnly.token({ groups: ['agents', 'agent-writers'] })));
+      c.on('error', () => {});
+      await expect(c.connect()).rejects.toMatchObject({
+        code: '28000',
+        message: 'auditgate: connection denied: no upstream credential is configured for role auditgate_writer',
+      });
+    } finally {
+      await readerOnly.close();
+    }
+  });
+});
+
 describe('the default policy over the wire', () => {
   let reader: pg.Client;
   let writer: pg.Client;
