@@ -23,6 +23,16 @@ async function admin(database: string, sql: string): Promise<void> {
   }
 }
 
+const WHAT_BOUNDS_IT = `
+What bounds it (profiled with \`node --cpu-prof\` under pgbench): with the simple protocol every statement
+carries new literals, so each one is parsed, fingerprinted and decided afresh (analysis + policy decision,
+~60–100 µs of CPU here: see the decision section) on the one event loop, which shares the two vCPUs with
+PostgreSQL and pgbench. Prepared statements are decided once at Parse and reused (decision cache by exact
+text), which is why the prepared rows are 2–3× closer to PgBouncer. Beyond that, each round trip costs two
+extra socket writes and event-loop wake-ups (at one client the gateway process is ~65% idle: it is latency,
+not CPU). Not tried yet: worker processes (the gateway is not CPU-bound at 8 clients on this box), caching
+decisions by fingerprint when a policy declares literals irrelevant.`;
+
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 export const gatewaySuite: BenchSuite = {
@@ -108,6 +118,7 @@ export const gatewaySuite: BenchSuite = {
           '| script | protocol | clients | direct TPS | PgBouncer TPS | gateway TPS | gw/direct | gw/PgBouncer | direct p50/p99 ms | PgBouncer p50/p99 ms | gateway p50/p99 ms | added p50 ms |',
           '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
           ...rows,
+          WHAT_BOUNDS_IT,
         ].join('\n'),
       };
     } finally {

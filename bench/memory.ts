@@ -29,6 +29,12 @@ function copyThrough(port: number, token: string, rows: number): Promise<{ secon
   });
 }
 
+const WHAT_BOUNDS_IT = `
+Before any traffic the process holds ~100 MB (V8, the policy's and the parser's wasm modules). The growth
+during the copy is received chunks waiting for garbage collection, not a buffered result: the relay streams
+with backpressure, and the peak varies by about ±20 MB from run to run (233–257 MB in five runs on this
+machine), so the 250 MB goal is met only some of the time.`;
+
 export const memorySuite: BenchSuite = {
   name: 'memory',
   title: 'Gateway memory on a 1 GiB result',
@@ -54,6 +60,7 @@ export const memorySuite: BenchSuite = {
           '| result | gateway RSS before | gateway peak RSS | time | throughput |',
           '| ---: | ---: | ---: | ---: | ---: |',
           `| ${gib.toFixed(2)} GiB | ${before.toFixed(0)} MB | ${peak.toFixed(0)} MB | ${r.seconds.toFixed(1)} s | ${((rows * 1024) / 2 ** 20 / r.seconds).toFixed(0)} MiB/s |`,
+          WHAT_BOUNDS_IT,
         ].join('\n'),
       };
     } finally {
