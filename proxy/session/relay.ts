@@ -4,6 +4,7 @@
 // rule exact, and the gateway rewrites that error into its denial.
 import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
+import { analyze } from '../analysis/index.js';
 import type { PreparedRegistry, StatementFacts } from '../analysis/facts.js';
 import { errorResponse, type TransactionStatus } from '../protocol/backend.js';
 import { ProtocolError } from '../protocol/errors.js';
@@ -19,29 +20,74 @@ const DENIED_QUERY = serialize.query(DENIED_SQL);
 const deniedParse = (name: string) => serialize.parse({ name, text: DENIED_SQL });
 /** A Bind of a statement that does not exist: PostgreSQL refuses it and skips to Sync. */
 const DENIED_BIND = serialize.bind({ portal: '', statement: DENIED_SQL, values: [] });
+/** An Execute of a portal that does not exist: PostgreSQL refuses it and skips to Sync. */
+const DENIED_EXECUTE = serialize.execute({ portal: DENIED_SQL, rows: 0 });
 const FAST_PATH_REFUSAL = 'auditgate: denied: the fast-path function call interface bypasses SQL and is not allowed';
+const CURSOR_HINT = 'auditgate executes only portals created by Bind; FETCH from a cursor declared in SQL';
 
-/** A forwarded client message whose upstream answer has not finished yet. */
+/** What the agent gets instead of the upstream's error for a message the relay replaced. */
+interface Refusal {
+  code: string;
+  message: string;
+  hint?: string;
+}
+const policyRefusal = (message: string): Refusal => ({ code: '42501', message });
+
+/**
+ * A forwarded client message whose upstream answer has not finished yet. `seg` numbers the
+ * stretch of messages up to and including a Sync or Query (each answered by one ReadyForQuery).
+ */
 type Pending =
-  | { kind: 'query'; verdict: Verdict | null; denial: string | null; index: number; filter: ResultFilter | null }
-  | { kind: 'parse'; denial: string | null }
-  | { kind: 'bind'; denial: string | null }
-  | { kind: 'close' | 'sync' }
-  | { kind: 'describe'; portal: Portal | null; statement: PreparedStatement | null; swallow: boolean }
-  | { kind: 'execute'; portal: Portal | null; filter: ResultFilter | null; primed: boolean };
+  | { kind: 'query'; seg: number; verdict: Verdict | null; denial: Refusal | null; index: number; filter: ResultFilter | null }
+  | { kind: 'parse'; seg: number; name: string; statement: PreparedStatement | null; denial: Refusal | null }
+  | { kind: 'bind'; seg: number; name: string; portal: Portal | null; denial: Refusal | null }
+  | { kind: 'execute'; seg: number; portal: Portal | null; filter: ResultFilter | null; primed: boolean; denial: Refusal | null }
+  | { kind: 'describe'; seg: number; target: 'S' | 'P'; name: string; swallow: boolean }
+  | { kind: 'close'; seg: number; target: 'S' | 'P'; name: string }
+  | { kind: 'sync'; seg: number };
 
+/** A prepared statement as PostgreSQL holds it: made by Parse, or by SQL PREPARE. */
 interface PreparedStatement {
+  /** What it runs (one statement: PostgreSQL refuses to prepare several). */
   facts: StatementFacts[];
-  verdict: Verdict;
+  /** The decision at Parse; null for a SQL PREPARE, whose every use is decided like an EXECUTE. */
+  verdict: Verdict | null;
   rowDescription: Buffer | null;
 }
 
 interface Portal {
-  statement: PreparedStatement | null;
-  /** The decision with the bound values, when the policy asked for one (else the statement's). */
-  verdict: Verdict | null;
+  statement: PreparedStatement;
+  /** The decision this portal runs under: the statement's, or the one made at Bind. */
+  verdict: Verdict;
   resultFormats: number[];
   rowDescription: Buffer | null;
+}
+
+/** Returned by a lookup whose answer depends on messages still in flight: hold the message. */
+const WAIT = Symbol('wait');
+
+/**
+ * The session's named prepared statements as the analyzer reads them (for SQL EXECUTE). The
+ * analyzer writes a string's own PREPARE/DEALLOCATE back into the registry it is given; this one
+ * ignores those writes: the relay applies each when PostgreSQL confirms it (CommandComplete).
+ */
+class ConfirmedRegistry extends Map<string, StatementFacts> {
+  override set(_name: string, _facts: StatementFacts): this {
+    return this;
+  }
+  override delete(_name: string): boolean {
+    return false;
+  }
+  override clear(): void {}
+  put(name: string, facts: StatementFacts): void {
+    super.set(name, facts);
+  }
+  remove(name: string): void {
+    super.delete(name);
+  }
+  reset(): void {
+    super.clear();
+  }
 }
 
 export interface RelayOptions {
@@ -59,9 +105,20 @@ export class Relay {
   private readonly clientFramer: MessageFramer;
   private readonly upstreamFramer: MessageFramer;
   private readonly pending: Pending[] = [];
+  // What PostgreSQL holds, as its answers confirmed it (ParseComplete, BindComplete, CloseComplete,
+  // CommandComplete of PREPARE/DEALLOCATE, ReadyForQuery ending a transaction): a failed or
+  // skipped message changes nothing there, so these never drift from the server's own state.
   private readonly statements = new Map<string, PreparedStatement>();
+  private readonly registry = new ConfirmedRegistry();
   private readonly portals = new Map<string, Portal>();
-  private prepared: PreparedRegistry = new Map();
+  // Parse/Bind/Close of the segment being sent, not yet confirmed. A Bind or Execute in the same
+  // segment may rely on them: if one fails, PostgreSQL skips the rest of the segment anyway.
+  private readonly statementChanges = new Map<string, PreparedStatement | null>();
+  private readonly portalChanges = new Map<string, Portal | null>();
+  private segment = 0;
+  /** Client messages waiting for earlier segments' answers (see lookupStatement). */
+  private held: Buffer[] = [];
+  private holding = false;
   private txStatus: TransactionStatus = 'I';
   private skipUntilSync = false;
   private upstreamQueue: Buffer[] = [];
@@ -95,37 +152,82 @@ export class Relay {
     if (clientBytes.length) this.onClientData(clientBytes);
     // The upstream connector hands the socket over paused: a 'data' listener alone does not resume it.
     this.upstream.resume();
-    this.client.resume();
+    if (!this.holding) this.client.resume();
   }
 
   // ---- agent → upstream ---------------------------------------------------------------------
 
   private onClientData(chunk: Buffer): void {
     if (this.closed) return;
+    let messages: Buffer[];
+    try {
+      messages = this.clientFramer.push(chunk);
+    } catch (err) {
+      this.clientFailed(err);
+      return;
+    }
+    this.handleClientMessages(messages);
+  }
+
+  private handleClientMessages(messages: Buffer[]): void {
     this.upstream.cork();
     try {
-      for (const m of this.clientFramer.push(chunk)) {
-        this.handleClient(m);
+      for (const m of messages) {
+        if (this.holding) this.held.push(m);
+        else this.handleClient(m);
         if (this.closed) return;
       }
     } catch (err) {
-      const protocol = err instanceof ProtocolError;
-      this.fail(protocol ? `invalid message from client: ${err.message}` : `internal error: ${(err as Error).message}`, protocol ? '08P01' : 'XX000');
-      if (!protocol) this.opts.log.error('relay error on client message', { error: (err as Error).stack });
+      this.clientFailed(err);
       return;
     } finally {
       this.upstream.uncork();
     }
-    if (this.upstream.writableNeedDrain) this.client.pause();
+    if (this.holding || this.upstream.writableNeedDrain) this.client.pause();
+  }
+
+  private clientFailed(err: unknown): void {
+    const protocol = err instanceof ProtocolError;
+    this.fail(protocol ? `invalid message from client: ${err.message}` : `internal error: ${(err as Error).message}`, protocol ? '08P01' : 'XX000');
+    if (!protocol) this.opts.log.error('relay error on client message', { error: (err as Error).stack });
   }
 
   private resumeClient(): void {
-    if (!this.closed) this.client.resume();
+    if (!this.closed && !this.holding) this.client.resume();
+  }
+
+  /** Keeps this message and every later one until the answers it depends on have arrived. */
+  private hold(m: Buffer): void {
+    this.holding = true;
+    this.held.push(m);
+  }
+
+  private releaseHeld(): void {
+    if (!this.holding || this.closed || this.earlierSegmentPending()) return;
+    const held = this.held;
+    this.held = [];
+    this.holding = false;
+    this.handleClientMessages(held);
+    if (!this.holding && !this.closed && !this.upstream.writableNeedDrain) this.client.resume();
+  }
+
+  /** True while answers to messages before the current segment are still to come. */
+  private earlierSegmentPending(): boolean {
+    const head = this.pending[0];
+    return head !== undefined && head.seg < this.segment;
   }
 
   private send(message: Buffer, pending?: Pending): void {
     if (pending) this.pending.push(pending);
     this.upstream.write(message);
+  }
+
+  /** Sends a Sync or a Query: the segment ends, PostgreSQL will answer with ReadyForQuery. */
+  private endSegment(message: Buffer, pending: Pending): void {
+    this.send(message, pending);
+    this.segment++;
+    if (this.statementChanges.size) this.statementChanges.clear();
+    if (this.portalChanges.size) this.portalChanges.clear();
   }
 
   private get inTransaction(): boolean {
@@ -138,7 +240,7 @@ export class Relay {
       // Error-until-Sync: PostgreSQL would ignore these; nothing undecided may reach it.
       if (type === 'S') {
         this.skipUntilSync = false;
-        this.send(m, { kind: 'sync' });
+        this.endSegment(m, { kind: 'sync', seg: this.segment });
       } else if (type === 'H') this.send(m);
       else if (type === 'X') this.terminate(m);
       return;
@@ -151,28 +253,34 @@ export class Relay {
       case 'B':
         return this.onBind(m);
       case 'D': {
+        // Which statement or portal it describes is resolved when the answer arrives.
         const t = parseTarget(m, 'Describe');
-        const portal = t.kind === 'P' ? (this.portals.get(t.name) ?? null) : null;
-        const statement = t.kind === 'S' ? (this.statements.get(t.name) ?? null) : null;
-        return this.send(m, { kind: 'describe', portal, statement, swallow: false });
+        return this.send(m, { kind: 'describe', seg: this.segment, target: t.kind, name: t.name, swallow: false });
       }
       case 'E':
         return this.onExecute(m);
       case 'C': {
         const t = parseTarget(m, 'Close');
-        if (t.kind === 'S') this.statements.delete(t.name);
-        else this.portals.delete(t.name);
-        return this.send(m, { kind: 'close' });
+        if (t.kind === 'S') this.statementChanges.set(t.name, null);
+        else this.portalChanges.set(t.name, null);
+        return this.send(m, { kind: 'close', seg: this.segment, target: t.kind, name: t.name });
       }
       case 'S':
-        return this.send(m, { kind: 'sync' });
+        return this.endSegment(m, { kind: 'sync', seg: this.segment });
       case 'H': // Flush
       case 'd': // CopyData
       case 'c': // CopyDone
       case 'f': // CopyFail
         return this.send(m);
       case 'F':
-        return this.send(DENIED_QUERY, { kind: 'query', verdict: null, denial: FAST_PATH_REFUSAL, index: 0, filter: null });
+        return this.endSegment(DENIED_QUERY, {
+          kind: 'query',
+          seg: this.segment,
+          verdict: null,
+          denial: policyRefusal(FAST_PATH_REFUSAL),
+          index: 0,
+          filter: null,
+        });
       case 'X':
         return this.terminate(m);
       default:
@@ -182,16 +290,14 @@ export class Relay {
 
   private onQuery(m: Buffer): void {
     const sql = parseQuery(m);
-    // PREPARE/DEALLOCATE change the session's registry only if the string is allowed to run.
-    const prepared = new Map(this.prepared);
-    const verdict = decideSql(this.ctx, sql, { protocol: 'simple', inTransaction: this.inTransaction, prepared });
+    // The analyzer reads the confirmed registry for EXECUTE; the string's own PREPARE/DEALLOCATE
+    // count for its later statements, and for the session once PostgreSQL has run them.
+    const verdict = decideSql(this.ctx, sql, { protocol: 'simple', inTransaction: this.inTransaction, prepared: this.registry });
+    // An EXECUTE is decided on what its name holds: not before earlier statements that may change it have answered.
+    if (this.earlierSegmentPending() && readsPrepared(verdict.facts)) return this.hold(m);
     this.opts.onVerdict?.(verdict, sql, 'simple');
-    if (verdict.refusal) {
-      this.send(DENIED_QUERY, { kind: 'query', verdict, denial: verdict.refusal, index: 0, filter: null });
-      return;
-    }
-    this.prepared = prepared;
-    this.send(m, { kind: 'query', verdict, denial: null, index: 0, filter: null });
+    const denial = verdict.refusal ? policyRefusal(verdict.refusal) : null;
+    this.endSegment(denial ? DENIED_QUERY : m, { kind: 'query', seg: this.segment, verdict, denial, index: 0, filter: null });
   }
 
   private onParse(m: Buffer): void {
@@ -199,46 +305,136 @@ export class Relay {
     const verdict = decideSql(this.ctx, parse.query, { protocol: 'extended', inTransaction: this.inTransaction });
     this.opts.onVerdict?.(verdict, parse.query, 'extended');
     if (verdict.refusal) {
-      this.statements.delete(parse.name);
-      this.send(deniedParse(parse.name), { kind: 'parse', denial: verdict.refusal });
+      // PostgreSQL refuses the replacement: a named statement it holds stays, the unnamed one is dropped.
+      this.send(deniedParse(parse.name), { kind: 'parse', seg: this.segment, name: parse.name, statement: null, denial: policyRefusal(verdict.refusal) });
       this.skipUntilSync = true;
       return;
     }
-    this.statements.set(parse.name, { facts: verdict.facts, verdict, rowDescription: null });
-    this.send(m, { kind: 'parse', denial: null });
+    const statement: PreparedStatement = { facts: verdict.facts, verdict, rowDescription: null };
+    this.statementChanges.set(parse.name, statement);
+    this.send(m, { kind: 'parse', seg: this.segment, name: parse.name, statement, denial: null });
   }
 
   private onBind(m: Buffer): void {
     const bind = parseBind(m);
-    const statement = this.statements.get(bind.statement) ?? null;
-    let verdict = statement?.verdict ?? null;
-    // A decision the policy marked uncacheable for a statement with parameters may depend on the
-    // values: decide again now that they are bound.
-    if (statement && !statement.verdict.cacheable && statement.facts.some((f) => f.param_count > 0)) {
-      const sql = statement.facts[0]?.sql ?? '';
-      verdict = decideSql(this.ctx, sql, { protocol: 'extended', inTransaction: this.inTransaction, facts: statement.facts, params: bind.params });
-      this.opts.onVerdict?.(verdict, sql, 'extended');
-      if (verdict.refusal) {
-        this.portals.delete(bind.portal);
-        this.send(DENIED_BIND, { kind: 'bind', denial: verdict.refusal });
-        this.skipUntilSync = true;
-        return;
-      }
+    const statement = this.lookupStatement(bind.statement);
+    if (statement === WAIT) return this.hold(m);
+    if (statement === null) {
+      const message = bind.statement === '' ? 'unnamed prepared statement does not exist' : `prepared statement "${bind.statement}" does not exist`;
+      return this.refuseBind(bind.portal, { code: '26000', message });
     }
-    this.portals.set(bind.portal, { statement, verdict, resultFormats: bind.resultFormats, rowDescription: null });
-    this.send(m, { kind: 'bind', denial: null });
+    let verdict = statement.verdict;
+    // A SQL PREPARE is decided at each use, like its EXECUTE. A decision the policy marked
+    // uncacheable for a statement with parameters may depend on the values: decide again with them.
+    if (verdict === null || (!verdict.cacheable && statement.facts.some((f) => f.param_count > 0))) {
+      const sql = statement.facts[0]?.sql ?? '';
+      const facts = verdict === null ? statement.facts.map((f) => ({ ...f, protocol: 'extended' as const, in_transaction: this.inTransaction })) : statement.facts;
+      verdict = decideSql(this.ctx, sql, { protocol: 'extended', inTransaction: this.inTransaction, facts, params: bind.params });
+      this.opts.onVerdict?.(verdict, sql, 'extended');
+      if (verdict.refusal) return this.refuseBind(bind.portal, policyRefusal(verdict.refusal));
+    }
+    const portal: Portal = { statement, verdict, resultFormats: bind.resultFormats, rowDescription: null };
+    this.portalChanges.set(bind.portal, portal);
+    this.send(m, { kind: 'bind', seg: this.segment, name: bind.portal, portal, denial: null });
+  }
+
+  private refuseBind(portal: string, denial: Refusal): void {
+    this.send(DENIED_BIND, { kind: 'bind', seg: this.segment, name: portal, portal: null, denial });
+    this.skipUntilSync = true;
   }
 
   private onExecute(m: Buffer): void {
     const exec = parseExecute(m);
-    const portal = this.portals.get(exec.portal) ?? null;
-    const verdict = portal?.verdict ?? null;
-    const filter = verdict ? (this.opts.resultFilter?.(verdict, 0) ?? null) : null;
-    if (filter && portal && !portal.rowDescription && !portal.statement?.rowDescription) {
-      // Masking needs the result's column origins; the client did not ask, so ask and swallow the answer.
-      this.send(serialize.describe({ type: 'P', name: exec.portal }), { kind: 'describe', portal, statement: null, swallow: true });
+    const portal = this.lookupPortal(exec.portal);
+    if (portal === WAIT) return this.hold(m);
+    if (portal === null) {
+      // Nothing the gateway did not decide runs: not a portal it never saw bound (a cursor declared in SQL).
+      const denial: Refusal = { code: '34000', message: `portal "${exec.portal}" does not exist`, hint: exec.portal === '' ? undefined : CURSOR_HINT };
+      this.send(DENIED_EXECUTE, { kind: 'execute', seg: this.segment, portal: null, filter: null, primed: false, denial });
+      this.skipUntilSync = true;
+      return;
     }
-    this.send(m, { kind: 'execute', portal, filter, primed: false });
+    const filter = this.opts.resultFilter?.(portal.verdict, 0) ?? null;
+    if (filter && !portal.rowDescription && !portal.statement.rowDescription) {
+      // Masking needs the result's column origins; the client did not ask, so ask and swallow the answer.
+      this.send(serialize.describe({ type: 'P', name: exec.portal }), { kind: 'describe', seg: this.segment, target: 'P', name: exec.portal, swallow: true });
+    }
+    this.send(m, { kind: 'execute', seg: this.segment, portal, filter, primed: false, denial: null });
+  }
+
+  /**
+   * The statement a Bind names, as PostgreSQL will see it. A Parse or Close earlier in this
+   * segment decides it. Otherwise the confirmed state does, once every earlier segment has been
+   * answered: one of them may still fail (a Parse, a PREPARE) or change the name (DEALLOCATE).
+   */
+  private lookupStatement(name: string): PreparedStatement | null | typeof WAIT {
+    const changed = this.statementChanges.get(name);
+    if (changed !== undefined) return changed;
+    if (this.earlierSegmentPending()) return WAIT;
+    return this.statements.get(name) ?? null;
+  }
+
+  private lookupPortal(name: string): Portal | null | typeof WAIT {
+    const changed = this.portalChanges.get(name);
+    if (changed !== undefined) return changed;
+    if (this.earlierSegmentPending()) return WAIT;
+    return this.portals.get(name) ?? null;
+  }
+
+  private setStatement(name: string, statement: PreparedStatement): void {
+    this.statements.set(name, statement);
+    // SQL cannot name the unnamed statement.
+    if (name !== '' && statement.facts[0]) this.registry.put(name, statement.facts[0]);
+  }
+
+  private deleteStatement(name: string): void {
+    this.statements.delete(name);
+    this.registry.remove(name);
+  }
+
+  /** DEALLOCATE ALL, DISCARD ALL: every named statement (the unnamed one lives apart). */
+  private deleteNamedStatements(): void {
+    const unnamed = this.statements.get('');
+    this.statements.clear();
+    this.registry.reset();
+    if (unnamed) this.statements.set('', unnamed);
+  }
+
+  /** A statement of a Query, or an Execute, completed: what it did to the session's names. */
+  private onStatementDone(f: StatementFacts): void {
+    switch (f.kind) {
+      case 'ddl':
+        this.opts.onDdl?.();
+        return;
+      case 'prepare':
+        return this.confirmPrepare(f);
+      case 'deallocate':
+        if (f.prepared) this.deleteStatement(f.prepared.name);
+        else this.deleteNamedStatements();
+        return;
+    }
+    switch (f.command_tag) {
+      case 'DISCARD ALL':
+        this.deleteNamedStatements();
+        this.portals.clear();
+        return;
+      case 'CLOSE CURSOR':
+      case 'CLOSE CURSOR ALL':
+        // SQL CLOSE can close a protocol portal too; the facts do not say which.
+        this.portals.clear();
+        return;
+    }
+  }
+
+  private confirmPrepare(f: StatementFacts): void {
+    const name = f.prepared?.name;
+    if (name === undefined) return;
+    // The PREPARE's own facts list no operations; its uses need the inner statement's. Rare: analyse again.
+    const scratch: PreparedRegistry = new Map();
+    analyze(f.sql, { protocol: 'simple', prepared: scratch });
+    const inner = scratch.get(name);
+    if (inner) this.setStatement(name, { facts: [inner], verdict: null, rowDescription: null });
+    else this.deleteStatement(name); // cannot tell what it runs: unknown, so refused
   }
 
   private terminate(m: Buffer): void {
@@ -295,6 +491,7 @@ export class Relay {
     }
     this.pumping = false;
     if (this.client.writableNeedDrain) this.pause('client-drain');
+    if (this.holding) this.releaseHeld();
   }
 
   private handleUpstream(m: Buffer): Buffer | Promise<Buffer> {
@@ -303,14 +500,31 @@ export class Relay {
     switch (type) {
       case 'Z': {
         this.txStatus = String.fromCharCode(m[5]!) as TransactionStatus;
-        this.shiftThrough('query', 'sync');
+        const done = this.shiftThrough('query', 'sync');
+        if (done?.kind === 'query') {
+          // Running a query dropped the unnamed statement and portal.
+          this.deleteStatement('');
+          this.portals.delete('');
+        }
+        // Out of a transaction block, no portal survives (only SQL WITH HOLD cursors, never executed here).
+        if (this.txStatus === 'I' && this.portals.size) this.portals.clear();
         return m;
       }
       case 'E':
         return this.onUpstreamError(m, head);
       case '1': // ParseComplete
+        if (head?.kind === 'parse' && head.statement) this.setStatement(head.name, head.statement);
+        this.pending.shift();
+        return m;
       case '2': // BindComplete
+        if (head?.kind === 'bind' && head.portal) this.portals.set(head.name, head.portal);
+        this.pending.shift();
+        return m;
       case '3': // CloseComplete
+        if (head?.kind === 'close') {
+          if (head.target === 'S') this.deleteStatement(head.name);
+          else this.portals.delete(head.name);
+        }
         this.pending.shift();
         return m;
       case 't': // ParameterDescription (part of Describe statement)
@@ -332,11 +546,13 @@ export class Relay {
       case 'C': // CommandComplete
       case 'I': // EmptyQueryResponse
         if (head?.kind === 'query') {
-          if (head.verdict?.facts[head.index]?.kind === 'ddl') this.opts.onDdl?.();
+          const f = head.verdict?.facts[head.index];
+          if (f) this.onStatementDone(f);
           head.index++;
           head.filter = null;
         } else if (head?.kind === 'execute') {
-          if (head.portal?.statement?.facts[0]?.kind === 'ddl') this.opts.onDdl?.();
+          const f = head.portal?.verdict.facts[0];
+          if (f) this.onStatementDone(f);
           this.pending.shift();
         }
         return m;
@@ -364,15 +580,19 @@ export class Relay {
 
   private onUpstreamError(m: Buffer, head: Pending | undefined): Buffer {
     if (!head) return m; // e.g. FATAL on shutdown
-    const denial = head.kind === 'query' || head.kind === 'parse' || head.kind === 'bind' ? head.denial : null;
+    const denial = head.kind === 'query' || head.kind === 'parse' || head.kind === 'bind' || head.kind === 'execute' ? head.denial : null;
     let out = m;
-    if (denial) out = errorResponse({ severity: 'ERROR', code: '42501', message: denial });
+    if (denial) out = errorResponse({ severity: 'ERROR', code: denial.code, message: denial.message, hint: denial.hint });
     else {
       // A statement that failed before any result (an UPDATE's unique violation) still gets its
       // filter: error text can carry sensitive values.
       const filter = this.startResultFilter(head);
       if (filter) out = filter.onErrorOrNotice(m);
     }
+    // A failed Parse of the unnamed statement has dropped the previous one. A failed Bind may
+    // or may not have replaced its portal: forget it (executing it is then refused, never guessed).
+    if (head.kind === 'parse' && head.name === '') this.deleteStatement('');
+    else if (head.kind === 'bind') this.portals.delete(head.name);
     if (head.kind !== 'query' && head.kind !== 'sync') {
       // PostgreSQL skips everything up to the next Sync: so do our expectations.
       while (this.pending.length && this.pending[0]!.kind !== 'sync') this.pending.shift();
@@ -383,8 +603,14 @@ export class Relay {
   private onRowDescription(m: Buffer, head: Pending | undefined): Buffer | Promise<Buffer> {
     if (head?.kind === 'describe') {
       this.pending.shift();
-      if (head.portal) head.portal.rowDescription = m;
-      if (head.statement) head.statement.rowDescription = m;
+      // Resolved now: the answers before this one have settled what the name holds.
+      if (head.target === 'P') {
+        const portal = this.portals.get(head.name);
+        if (portal) portal.rowDescription = m;
+      } else {
+        const statement = this.statements.get(head.name);
+        if (statement) statement.rowDescription = m;
+      }
       return head.swallow ? EMPTY : m;
     }
     const filter = this.startResultFilter(head);
@@ -420,11 +646,13 @@ export class Relay {
     return r instanceof Promise ? r : null;
   }
 
-  private shiftThrough(...kinds: Pending['kind'][]): void {
+  /** Drops expectations up to the first of these kinds, which it returns (a ReadyForQuery ends them). */
+  private shiftThrough(a: Pending['kind'], b: Pending['kind']): Pending | undefined {
     while (this.pending.length) {
       const p = this.pending.shift()!;
-      if (kinds.includes(p.kind)) return;
+      if (p.kind === a || p.kind === b) return p;
     }
+    return undefined;
   }
 
   // ---- flow control and teardown ------------------------------------------------------------
@@ -458,3 +686,9 @@ export class Relay {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** True when deciding these statements read the prepared-statement registry (EXECUTE, DEALLOCATE). */
+function readsPrepared(facts: StatementFacts[]): boolean {
+  for (const f of facts) if (f.prepared !== null && f.kind !== 'prepare') return true;
+  return false;
+}
