@@ -1,0 +1,3 @@
+import type { SchemaPart } from './part.js';
+
+export const entitlementsSchema: SchemaPart = { name: 'entitlements', version: 1, statements: [] };

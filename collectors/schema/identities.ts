@@ -1,0 +1,3 @@
+import type { SchemaPart } from './part.js';
+
+export const identitiesSchema: SchemaPart = { name: 'identities', version: 1, statements: [] };

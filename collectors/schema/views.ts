@@ -1,0 +1,3 @@
+import type { SchemaPart } from './part.js';
+
+export const viewsSchema: SchemaPart = { name: 'views', version: 1, statements: [] };

@@ -1,0 +1,209 @@
+// Integrity verification of recorded segments: every seal's signature, every segment's digest,
+// every record's hash, the chain within and across segments, sequence gaps and overlaps,
+// truncation, renamed (reordered) or duplicated segments, seals whose segment is gone.
+// verify-log prints the result; collectors verify each segment this way before landing it.
+import { createHash, type KeyObject } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Table } from 'apache-arrow';
+import { GENESIS_HASH, RecordHasher, hex } from './chain.js';
+import { keyIdOf } from './keys.js';
+import { listSegments, type SegmentFile } from './files.js';
+import { SEAL_FORMAT, bodyOf, sealDigest, signatureValid, type Seal } from './seal.js';
+import { decodeSegment, recordsOf, SegmentReadError } from './segment-reader.js';
+
+export type FindingCode =
+  | 'unsealed' // no seal: the gateway is still writing it, or crashed and has not restarted
+  | 'bad_seal' // the seal is unreadable or malformed
+  | 'wrong_key' // signed by a key other than the one given
+  | 'bad_signature'
+  | 'renamed' // the seal names another file: segments renamed or reordered
+  | 'digest_mismatch' // bytes changed or truncated after sealing
+  | 'undecodable'
+  | 'torn' // bytes after the last complete batch
+  | 'bad_record' // a record's hash does not match its contents
+  | 'chain_break' // a record's prev_hash is not the hash of the record before it
+  | 'sequence_gap' // records or whole segments missing
+  | 'sequence_overlap' // the same sequence numbers twice: a duplicated or replayed segment
+  | 'seal_mismatch' // the seal's figures disagree with the records
+  | 'seal_chain_break' // the seal does not name the previous seal
+  | 'missing_start' // the chain does not start at the gateway's first record
+  | 'orphan_seal'; // a seal without its segment: the segment was deleted
+
+export interface Finding {
+  code: FindingCode;
+  segment: string | null;
+  gatewayId: string | null;
+  message: string;
+}
+
+/** Where the chain stands before a segment: what verified (or landed) last. */
+export interface ChainPoint {
+  seq: number;
+  hash: string;
+  sealSha256: string | null;
+}
+
+export const genesisPoint = (): ChainPoint => ({ seq: 0, hash: hex(GENESIS_HASH), sealSha256: null });
+
+export interface SegmentVerification {
+  file: SegmentFile;
+  seal: Seal | null;
+  findings: Finding[];
+  /** The decoded records (complete batches), when the segment could be decoded. */
+  table: Table | null;
+  records: number;
+  firstSeq: number | null;
+  lastSeq: number | null;
+  /** The chain after this segment, as far as it verified (null: nothing to continue from). */
+  end: ChainPoint | null;
+  segmentSha256: string;
+}
+
+/** Verifies one segment against the chain point before it (null: unknown, e.g. a first collect after retention). */
+export async function verifySegmentFile(file: SegmentFile, key: KeyObject, before: ChainPoint | null): Promise<SegmentVerification> {
+  const findings: Finding[] = [];
+  const add = (code: FindingCode, message: string) => findings.push({ code, segment: file.name, gatewayId: file.gatewayId, message });
+  const bytes = await readFile(file.path);
+  const segmentSha256 = createHash('sha256').update(bytes).digest('hex');
+  const result: SegmentVerification = { file, seal: null, findings, table: null, records: 0, firstSeq: null, lastSeq: null, end: null, segmentSha256 };
+
+  const seal = await readSeal(file, add);
+  result.seal = seal;
+  if (seal) {
+    if (seal.key_id !== keyIdOf(key)) add('wrong_key', `sealed with key ${seal.key_id.slice(0, 16)}…, not the given public key (${keyIdOf(key).slice(0, 16)}…)`);
+    else if (!signatureValid(seal, key)) add('bad_signature', 'the seal\'s signature does not verify');
+    if (seal.segment !== file.name) add('renamed', `the seal belongs to ${seal.segment}: segments were renamed or reordered`);
+    if (seal.gateway_id !== file.gatewayId) add('renamed', `the seal names gateway ${seal.gateway_id}`);
+    if (seal.segment_sha256 !== segmentSha256 || seal.segment_bytes !== bytes.length) {
+      add('digest_mismatch', bytes.length < seal.segment_bytes ? `truncated: ${bytes.length} of ${seal.segment_bytes} bytes` : 'the bytes differ from what was sealed');
+    }
+  }
+
+  let decoded;
+  try {
+    decoded = decodeSegment(bytes);
+  } catch (err) {
+    add('undecodable', err instanceof SegmentReadError ? err.message : `cannot read: ${(err as Error).message}`);
+    return result;
+  }
+  result.table = decoded.table;
+  if (decoded.framing.torn || (seal && !decoded.framing.closed)) {
+    add('torn', `${bytes.length - decoded.framing.end} bytes after the last complete batch${decoded.framing.closed ? '' : ' (no end-of-stream marker)'}`);
+  }
+  if (decoded.gatewayId !== file.gatewayId) add('renamed', `the records belong to gateway ${decoded.gatewayId}`);
+
+  const records = recordsOf(decoded.table);
+  result.records = records.length;
+  const hasher = new RecordHasher();
+  let prev: { seq: number; hash: string } | null = before ? { seq: before.seq, hash: before.hash } : null;
+  let intact = true;
+  for (const r of records) {
+    const h = hex(r.hash);
+    if (hex(hasher.hash(r)) !== h) {
+      add('bad_record', `record ${r.seq}: its hash does not match its contents`);
+      intact = false;
+    }
+    if (prev) {
+      if (r.seq > prev.seq + 1) add('sequence_gap', `records ${prev.seq + 1}-${r.seq - 1} are missing`);
+      else if (r.seq <= prev.seq) add('sequence_overlap', `record ${r.seq} comes after record ${prev.seq}`);
+      if (hex(r.prev_hash) !== prev.hash) {
+        add('chain_break', `record ${r.seq} does not chain to record ${prev.seq}`);
+        intact = false;
+      }
+    }
+    prev = { seq: r.seq, hash: h };
+  }
+  result.firstSeq = records[0]?.seq ?? null;
+  result.lastSeq = records.at(-1)?.seq ?? null;
+
+  if (seal) {
+    const first = records[0];
+    if (seal.records !== records.length || (first && seal.first_seq !== first.seq) || (prev && seal.last_seq !== prev.seq) || (prev && seal.last_hash !== prev.hash)) {
+      add('seal_mismatch', `the seal says records ${seal.first_seq}-${seal.last_seq} (${seal.records}); the segment holds ${records.length}${first ? ` from ${first.seq}` : ''}`);
+    }
+    if (first && seal.first_prev_hash !== hex(first.prev_hash)) add('seal_mismatch', 'the seal\'s first_prev_hash is not the first record\'s prev_hash');
+    if (before && seal.prev_seal_sha256 !== before.sealSha256) {
+      add('seal_chain_break', before.sealSha256 ? 'the seal does not name the previous segment\'s seal: a segment before it is missing or was replaced' : 'the seal names a previous seal, but this is the first segment');
+    }
+    if (before && seal.first_seq !== before.seq + 1) {
+      add(seal.first_seq > before.seq + 1 ? 'sequence_gap' : 'sequence_overlap', seal.first_seq > before.seq + 1 ? `records ${before.seq + 1}-${seal.first_seq - 1} are missing (a segment deleted?)` : `starts at ${seal.first_seq}, but records up to ${before.seq} came before (a duplicated segment?)`);
+    }
+  } else {
+    add('unsealed', 'not sealed: the gateway is still writing it, or stopped without sealing (restart it to recover)');
+  }
+  if (intact && prev) {
+    const sealSha256 = seal ? sealDigest(bodyOf(seal)) : null;
+    result.end = { seq: prev.seq, hash: prev.hash, sealSha256 };
+  } else if (intact && seal && records.length === 0 && before) {
+    result.end = { ...before, sealSha256: sealDigest(bodyOf(seal)) };
+  }
+  return result;
+}
+
+async function readSeal(file: SegmentFile, add: (code: FindingCode, m: string) => void): Promise<Seal | null> {
+  let text: string;
+  try {
+    text = await readFile(file.sealPath, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    add('bad_seal', `cannot read the seal: ${(err as Error).message}`);
+    return null;
+  }
+  try {
+    const seal = JSON.parse(text) as Seal;
+    if (seal.format !== SEAL_FORMAT || typeof seal.signature !== 'string' || typeof seal.segment_sha256 !== 'string') throw new Error('not an auditgate seal');
+    return seal;
+  } catch (err) {
+    add('bad_seal', `the seal is malformed: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+export interface DirectoryReport {
+  directory: string;
+  segments: SegmentVerification[];
+  findings: Finding[];
+  gateways: { gatewayId: string; segments: number; records: number; firstSeq: number | null; lastSeq: number | null }[];
+}
+
+export interface VerifyOptions {
+  /** Accept an unsealed last segment per gateway (a gateway that is running). */
+  allowOpen?: boolean;
+  /** Chain points to continue from per gateway (segments before them were removed by retention). */
+  startAfter?: Map<string, ChainPoint>;
+  onSegment?: (v: SegmentVerification, index: number, total: number) => void;
+}
+
+export async function verifyDirectory(dir: string, key: KeyObject, opts: VerifyOptions = {}): Promise<DirectoryReport> {
+  const { segments, strays } = await listSegments(dir);
+  const report: DirectoryReport = { directory: dir, segments: [], findings: [], gateways: [] };
+  for (const s of strays) report.findings.push({ code: 'orphan_seal', segment: s, gatewayId: null, message: `${s} has no segment: the segment was deleted` });
+  const byGateway = new Map<string, SegmentFile[]>();
+  for (const s of segments) byGateway.set(s.gatewayId, [...(byGateway.get(s.gatewayId) ?? []), s]);
+  let index = 0;
+  for (const [gatewayId, files] of byGateway) {
+    let point: ChainPoint | null = opts.startAfter?.get(gatewayId) ?? genesisPoint();
+    let records = 0;
+    const g = { gatewayId, segments: files.length, records: 0, firstSeq: null as number | null, lastSeq: null as number | null };
+    for (let i = 0; i < files.length; i++) {
+      const v = await verifySegmentFile(files[i]!, key, point);
+      if (i === 0 && !opts.startAfter?.has(gatewayId) && v.firstSeq !== null && v.firstSeq !== 1) {
+        // Reported once, as missing_start rather than as a gap from genesis.
+        v.findings = v.findings.filter((f) => f.code !== 'sequence_gap' && f.code !== 'seal_chain_break' && f.code !== 'chain_break');
+        v.findings.push({ code: 'missing_start', segment: v.file.name, gatewayId, message: `the chain starts at record ${v.firstSeq}: the segments before it are missing` });
+      }
+      if (opts.allowOpen && i === files.length - 1) v.findings = v.findings.filter((f) => f.code !== 'unsealed');
+      report.segments.push(v);
+      report.findings.push(...v.findings);
+      opts.onSegment?.(v, index++, segments.length);
+      records += v.records;
+      g.firstSeq ??= v.firstSeq;
+      g.lastSeq = v.lastSeq ?? g.lastSeq;
+      // A damaged segment is reported once: the next one is checked against what this one's seal claims.
+      point = v.end ?? (v.seal ? { seq: v.seal.last_seq, hash: v.seal.last_hash, sealSha256: sealDigest(bodyOf(v.seal)) } : null);
+    }
+    g.records = records;
+    report.gateways.push(g);
+  }
+  return report;
+}
