@@ -7,6 +7,8 @@ import { analyzeCommand } from './commands/analyze.js';
 import { policyCommand } from './commands/policy.js';
 import { proxyCommand } from './commands/proxy.js';
 import { tokenCommand } from './commands/token.js';
+import { keygenCommand } from './commands/keygen.js';
+import { verifyLogCommand } from './commands/verify-log.js';
 import { CliError } from './errors.js';
 
 await yargs(hideBin(process.argv))
@@ -16,6 +18,8 @@ await yargs(hideBin(process.argv))
   .command(tokenCommand)
   .command(policyCommand)
   .command(analyzeCommand)
+  .command(verifyLogCommand)
+  .command(keygenCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()
   .version(packageVersion())

@@ -18,12 +18,15 @@ import { DecisionCache } from './session/decision-cache.js';
 import { Gateway, type GatewayOptions } from './session/gateway.js';
 import type { Verdict } from './session/statement-gate.js';
 import { createLogger, type Logger } from './session/logger.js';
+import { Recorder } from './recorder/recorder.js';
+import { openSigningKey } from './recorder/signing-key-file.js';
 import type { UpstreamPort } from './session/startup.js';
 import { cancelUpstream, connectUpstream, type UpstreamTarget } from './upstream/index.js';
 
 export interface RunningGateway {
   address: AddressInfo;
   engine: PolicyEngine;
+  recorder: Recorder;
   gateway: Gateway;
   close(): Promise<void>;
 }
@@ -46,6 +49,27 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
     maxInputBytes: config.policy.max_input_bytes,
   });
   log.info('policy bundle loaded', { bundle: config.policy.bundle, sha256: engine.bundleSha256 });
+
+  // The record comes first: a gateway that cannot record does not start.
+  const rc = config.recording;
+  const key = await openSigningKey(rc.signing_key_file, rc.public_key_file, log);
+  const recorder = await Recorder.open({
+    directory: rc.dir,
+    gatewayId: rc.gateway_id,
+    key,
+    durability: rc.mode,
+    batchIntervalMs: rc.batch_interval_ms,
+    segmentMaxBytes: rc.segment_max_bytes,
+    segmentMaxAgeMs: rc.segment_max_age_seconds * 1000,
+    maxPendingRecords: rc.max_pending_records,
+    log,
+  });
+  log.info('recording', { dir: rc.dir, gateway_id: rc.gateway_id, mode: rc.mode, public_key: rc.public_key_file, next_seq: recorder.chainHead.seq + 1 });
+  const recordBundle = () =>
+    recorder
+      .append({ kind: 'bundle_loaded', bundle_sha256: engine.bundleSha256, detail: JSON.stringify({ source: engine.bundleSource, manifest: engine.manifest }) })
+      .catch((err: Error) => log.error('audit record lost', { kind: 'bundle_loaded', error: err.message }));
+  await recordBundle();
 
   const issuers: IssuerConfig[] = config.identity.issuers.map((i) => ({ ...i }));
   if (config.identity.dev_issuer) {
@@ -123,6 +147,7 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
     log,
     resultFilterFor: (session) => maskingFilterFactory(masking, session.database),
     decisionCache,
+    recorder,
     onDdl: () => {
       for (const r of resolvers.values()) r.invalidate();
     },
@@ -134,7 +159,11 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
   const bundlePath = config.policy.bundle;
   const onBundleChange = () => {
     engine.reload(bundlePath).then(
-      (changed) => changed && log.info('policy bundle reloaded', { sha256: engine.bundleSha256 }),
+      (changed) => {
+        if (!changed) return;
+        log.info('policy bundle reloaded', { sha256: engine.bundleSha256 });
+        void recordBundle();
+      },
       (err: Error) => log.error('policy bundle reload failed; keeping the running bundle', { error: err.message }),
     );
   };
@@ -144,9 +173,11 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
     address,
     engine,
     gateway,
+    recorder,
     async close() {
       unwatchFile(bundlePath, onBundleChange);
       await gateway.close();
+      await recorder.close();
       await Promise.all([...pools.values()].map((p) => p.end()));
     },
   };

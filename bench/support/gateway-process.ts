@@ -15,7 +15,11 @@ export interface RunningGatewayProcess {
   port: number;
   pid: number;
   token: string;
+  /** The config file the process runs with (its recording paths are relative to it). */
+  configFile: string;
   stop(): Promise<void>;
+  /** SIGKILL: a crash, nothing flushed or sealed. */
+  kill(): Promise<void>;
 }
 
 
@@ -35,8 +39,9 @@ async function waitReady(port: number, child: ChildProcess, output: () => string
 export async function startGatewayProcess(
   dir: string,
   upstream: { host: string; port: number; database: string },
+  opts: { port?: number; config?: Record<string, unknown> } = {},
 ): Promise<RunningGatewayProcess> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const config = {
     listen: { host: '127.0.0.1', port },
     identity: { issuers: [], dev_issuer: true },
@@ -50,6 +55,7 @@ export async function startGatewayProcess(
     },
     policy: { reload: 'off' },
     log: { level: 'warn' },
+    ...opts.config,
   };
   const file = join(dir, 'auditgate.yaml');
   await writeFile(file, stringify(config));
@@ -66,8 +72,15 @@ export async function startGatewayProcess(
     port,
     pid: child.pid!,
     token: token.trim(),
+    configFile: file,
     async stop() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
       child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+    async kill() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
     },
   };

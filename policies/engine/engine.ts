@@ -79,6 +79,11 @@ export class PolicyEngine {
     return this.current.bundle.sha256;
   }
 
+  /** The bundle's .manifest (revision, roots, wasm entrypoints), if it has one. */
+  get manifest(): Record<string, unknown> | null {
+    return this.current.bundle.manifest;
+  }
+
   get bundleSource(): string {
     return this.current.bundle.source;
   }

@@ -334,7 +334,17 @@ describe('loadConfig: defaults, overrides, paths, secrets', () => {
     });
     expect(c.masking).toEqual({ default_method: 'redact', hash_key: null, hash_key_source: 'none', catalog_cache_seconds: 300 });
     expect(c.approvals).toEqual({ mode: 'deny' });
-    expect(c.recording).toEqual({ dir: join(dir, 'segments'), mode: 'strict' });
+    expect(c.recording).toEqual({
+      dir: join(dir, 'segments'),
+      mode: 'strict',
+      gateway_id: expect.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
+      signing_key_file: join(dir, 'keys/segment-signing.pem'),
+      public_key_file: join(dir, 'keys/segment-signing.pub.pem'),
+      batch_interval_ms: 50,
+      segment_max_bytes: 64 * 1024 * 1024,
+      segment_max_age_seconds: 3600,
+      max_pending_records: 100000,
+    });
     expect(c.log).toEqual({ level: 'info', format: 'text' });
     expect(c.warnings).toEqual([]);
     expect(c.file).toBe(join(dir, 'auditgate.yaml'));

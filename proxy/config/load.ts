@@ -1,6 +1,7 @@
 // Loads the gateway config file: YAML → CLI overrides → schema (defaults applied) → checks that
 // need more than the schema → resolved config (absolute paths, secrets read). Every problem is
 // reported with the file, line and key; all problems at once, not the first only.
+import { hostname } from 'node:os';
 import { constants } from 'node:fs';
 import { access, readFile, stat } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
@@ -101,7 +102,18 @@ export interface ResolvedConfig {
     catalog_cache_seconds: number;
   };
   approvals: { mode: 'deny' };
-  recording: { dir: string; mode: 'strict' | 'batched' };
+  recording: {
+    dir: string;
+    mode: 'strict' | 'batched';
+    gateway_id: string;
+    signing_key_file: string;
+    /** Where the public key is published for verifiers (default: the signing key's name with .pub). */
+    public_key_file: string;
+    batch_interval_ms: number;
+    segment_max_bytes: number;
+    segment_max_age_seconds: number;
+    max_pending_records: number;
+  };
   log: { level: LogLevel; format: 'text' | 'json' };
   /** Things that work but deserve a line in the startup log (dev issuer on, plaintext listener, ...). */
   warnings: string[];
@@ -512,7 +524,17 @@ async function resolveConfig(c: GatewayConfig, file: string, issues: Issues, env
       catalog_cache_seconds: masking.catalog_cache_seconds,
     },
     approvals: { mode: c.approvals.mode },
-    recording: { dir: abs(c.recording.dir), mode: c.recording.mode },
+    recording: {
+      dir: abs(c.recording.dir),
+      mode: c.recording.mode,
+      gateway_id: c.recording.gateway_id ?? defaultGatewayId(),
+      signing_key_file: abs(c.recording.signing_key_file),
+      public_key_file: abs(c.recording.public_key_file ?? publicKeyPathFor(c.recording.signing_key_file)),
+      batch_interval_ms: c.recording.batch_interval_ms,
+      segment_max_bytes: c.recording.segment_max_bytes,
+      segment_max_age_seconds: c.recording.segment_max_age_seconds,
+      max_pending_records: c.recording.max_pending_records,
+    },
     log: { level: c.log.level, format: c.log.format },
     warnings,
   };
@@ -610,3 +632,11 @@ export function describeConfig(r: ResolvedConfig): string {
   ];
   return lines.join('\n');
 }
+
+/** The host name, made safe for segment file names. */
+function defaultGatewayId(): string {
+  const id = hostname().replace(/[^A-Za-z0-9._-]/g, '-').replace(/^[^A-Za-z0-9]+/, '').slice(0, 64);
+  return id || 'gateway';
+}
+
+export const publicKeyPathFor = (signingKeyFile: string): string => signingKeyFile.replace(/(\.pem)?$/, '.pub.pem');

@@ -77,7 +77,17 @@ export interface GatewayConfig {
     catalog_cache_seconds: number;
   };
   approvals: { mode: 'deny' };
-  recording: { dir: string; mode: 'strict' | 'batched' };
+  recording: {
+    dir: string;
+    mode: 'strict' | 'batched';
+    gateway_id?: string;
+    signing_key_file: string;
+    public_key_file?: string;
+    batch_interval_ms: number;
+    segment_max_bytes: number;
+    segment_max_age_seconds: number;
+    max_pending_records: number;
+  };
   log: { level: LogLevel; format: 'text' | 'json' };
 }
 
@@ -295,6 +305,14 @@ export const gatewayConfigSchema = {
       properties: {
         dir: { ...str, default: './segments' },
         mode: { enum: ['strict', 'batched'], default: 'strict' },
+        // Names this gateway's chain; stable across restarts (default: the host name).
+        gateway_id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
+        signing_key_file: { ...str, default: './keys/segment-signing.pem' },
+        public_key_file: str,
+        batch_interval_ms: { ...positiveInt, default: 50 },
+        segment_max_bytes: { type: 'integer', minimum: 4096, default: 64 * 1024 * 1024 },
+        segment_max_age_seconds: { ...positiveInt, default: 3600 },
+        max_pending_records: { ...positiveInt, default: 100_000 },
       },
     },
     log: {

@@ -64,6 +64,7 @@ export function maskingFilterFactory(setup: MaskingSetup, database: string) {
         }),
       onCopyData: (m) => masker.onCopyData(m),
       onErrorOrNotice: (m) => masker.onErrorOrNotice(m),
+      summary: () => ({ masked: masker.counts(), detectorHits: masker.detectorHits() }),
     };
   };
 }

@@ -152,7 +152,7 @@ describe('tampering is detected', () => {
       async ({ names }) => {
         const b = await readFile(names[1]!);
         const i = b.indexOf('customers WHERE');
-        b[i] ^= 0x01;
+        b[i] = b[i]! ^ 0x01;
         await writeFile(names[1]!, b);
       },
       ['bad_record', 'digest_mismatch'],

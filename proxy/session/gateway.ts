@@ -3,6 +3,8 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { SessionInfo } from '../../policies/contract.js';
 import { DecisionCache, sessionContextKey } from './decision-cache.js';
+import type { Recorder } from '../recorder/recorder.js';
+import { SessionRecorder, refusedConnectionRecord } from '../recorder/session-recorder.js';
 import { Relay, type RelayOptions } from './relay.js';
 import type { Verdict } from './statement-gate.js';
 import { establishSession, StartupRefused, type StartupOptions } from './startup.js';
@@ -18,6 +20,8 @@ export interface GatewayOptions extends Omit<StartupOptions, 'onCancel'> {
   /** Decisions shared across sessions with identical attributes (see decision-cache.ts). */
   decisionCache?: DecisionCache<Verdict>;
   onDdl?: RelayOptions['onDdl'];
+  /** Records sessions and statements (absent: nothing is recorded; tests of the relay alone). */
+  recorder?: Recorder;
   onVerdict?: RelayOptions['onVerdict'];
 }
 
@@ -74,10 +78,17 @@ export class Gateway {
       established = await establishSession(socket, { ...this.opts, onCancel: (pid, secret) => this.cancel(pid, secret) });
     } catch (err) {
       if (!(err instanceof StartupRefused)) this.opts.log.error('startup crashed', { error: (err as Error).stack });
+      else if (this.opts.recorder && err.context.clientAddress !== undefined) {
+        const rec = refusedConnectionRecord(err.context, err.sqlstate, err.detail ? `${err.message} (${err.detail})` : err.message, this.opts.engine.bundleSha256);
+        this.opts.recorder.append(rec).catch((e: Error) => this.opts.log.error('audit record lost', { kind: 'session_start', error: e.message }));
+      }
       return;
     }
     if (!established) return;
-    const { client, upstream, identity, session, gatewayKey, clientBytes } = established;
+    const { client, upstream, identity, session, gatewayKey, clientBytes, connect, tls } = established;
+    const startedAt = process.hrtime.bigint();
+    const recording = this.opts.recorder ? new SessionRecorder(this.opts.recorder, identity, session, () => this.opts.engine.bundleSha256, this.opts.log) : undefined;
+    recording?.start({ tls, read_only: connect.read_only ?? false, max_session_seconds: connect.max_session_seconds ?? null, target: session.target, environment: session.environment });
     this.sockets.add(client);
     client.on('close', () => this.sockets.delete(client));
     upstream.socket.setNoDelay(true);
@@ -94,12 +105,14 @@ export class Gateway {
       resultFilter: this.opts.resultFilterFor?.(session),
       onDdl: this.opts.onDdl,
       onVerdict: this.opts.onVerdict,
+      recording,
     });
     const key = `${gatewayKey.processId}:${gatewayKey.secretKey}`;
     this.sessions.set(key, { relay, upstreamKey: upstream.backendKey });
     relay.start(clientBytes, upstream.pending);
     await relay.done;
     this.sessions.delete(key);
+    recording?.end(relay.closeReason ?? 'closed', Number((process.hrtime.bigint() - startedAt) / 1000n));
     this.opts.log.info('session ended', { session: session.id, subject: identity.subject });
   }
 

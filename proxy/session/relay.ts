@@ -10,6 +10,7 @@ import { errorResponse, type TransactionStatus } from '../protocol/backend.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { MessageFramer } from '../protocol/framer.js';
 import { parseBind, parseExecute, parseParse, parseQuery, parseTarget } from '../protocol/frontend.js';
+import type { SessionRecorder } from '../recorder/session-recorder.js';
 import type { Logger } from './logger.js';
 import type { ResultFilter } from './result-filter.js';
 import { decideSql, type GateContext, type Verdict } from './statement-gate.js';
@@ -32,16 +33,32 @@ interface Refusal {
   hint?: string;
 }
 const policyRefusal = (message: string): Refusal => ({ code: '42501', message });
+/** Strict recording could not make the intent record durable: the statement does not run. */
+const recorderRefusal = (err: Error): Refusal => ({
+  code: '58030',
+  message: `auditgate: refused: ${err.message}; the statement was not run`,
+  hint: 'the gateway runs nothing it cannot record; it accepts statements again once its record directory is writable',
+});
+
+/** The record of a forwarded statement, completed when PostgreSQL has answered it. */
+interface Tracked {
+  id: number;
+  started: bigint;
+  rows: number | null;
+  sqlstate: string | null;
+  masked: { column: string; method: string; reason: string; count: number }[];
+  detectorHits: Record<string, number>;
+}
 
 /**
  * A forwarded client message whose upstream answer has not finished yet. `seg` numbers the
  * stretch of messages up to and including a Sync or Query (each answered by one ReadyForQuery).
  */
 type Pending =
-  | { kind: 'query'; seg: number; verdict: Verdict | null; denial: Refusal | null; index: number; filter: ResultFilter | null }
+  | { kind: 'query'; seg: number; verdict: Verdict | null; denial: Refusal | null; index: number; filter: ResultFilter | null; rec?: Tracked | null }
   | { kind: 'parse'; seg: number; name: string; statement: PreparedStatement | null; denial: Refusal | null }
   | { kind: 'bind'; seg: number; name: string; portal: Portal | null; denial: Refusal | null }
-  | { kind: 'execute'; seg: number; portal: Portal | null; filter: ResultFilter | null; primed: boolean; denial: Refusal | null }
+  | { kind: 'execute'; seg: number; portal: Portal | null; filter: ResultFilter | null; primed: boolean; denial: Refusal | null; rec?: Tracked | null }
   | { kind: 'describe'; seg: number; target: 'S' | 'P'; name: string; swallow: boolean }
   | { kind: 'close'; seg: number; target: 'S' | 'P'; name: string }
   | { kind: 'sync'; seg: number };
@@ -61,6 +78,8 @@ interface Portal {
   verdict: Verdict;
   resultFormats: number[];
   rowDescription: Buffer | null;
+  /** The bound values (their hash goes in the record). */
+  params: (string | null)[];
 }
 
 /** Returned by a lookup whose answer depends on messages still in flight: hold the message. */
@@ -97,7 +116,9 @@ export interface RelayOptions {
   resultFilter?: (verdict: Verdict, statementIndex: number) => ResultFilter | null;
   /** After a DDL statement completes: cached catalog facts (masking) may be stale. */
   onDdl?: () => void;
-  /** Called once per decided SQL string (the recorder will listen here). */
+  /** Records statements; in strict mode a statement waits for its intent record to be durable. */
+  recording?: SessionRecorder;
+  /** Called once per decided SQL string. */
   onVerdict?: (verdict: Verdict, sql: string, protocol: 'simple' | 'extended') => void;
 }
 
@@ -119,6 +140,10 @@ export class Relay {
   /** Client messages waiting for earlier segments' answers (see lookupStatement). */
   private held: Buffer[] = [];
   private holding = false;
+  /** Held because a lookup waits for earlier segments' answers (not only for a record). */
+  private holdForSegments = false;
+  /** An intent record is being made durable: nothing after its statement may pass it. */
+  private awaitingRecord = false;
   private txStatus: TransactionStatus = 'I';
   private skipUntilSync = false;
   private upstreamQueue: Buffer[] = [];
@@ -199,14 +224,16 @@ export class Relay {
   /** Keeps this message and every later one until the answers it depends on have arrived. */
   private hold(m: Buffer): void {
     this.holding = true;
+    this.holdForSegments = true;
     this.held.push(m);
   }
 
   private releaseHeld(): void {
-    if (!this.holding || this.closed || this.earlierSegmentPending()) return;
+    if (!this.holding || this.closed || this.awaitingRecord || (this.holdForSegments && this.earlierSegmentPending())) return;
     const held = this.held;
     this.held = [];
     this.holding = false;
+    this.holdForSegments = false;
     this.handleClientMessages(held);
     if (!this.holding && !this.closed && !this.upstream.writableNeedDrain) this.client.resume();
   }
@@ -273,6 +300,7 @@ export class Relay {
       case 'f': // CopyFail
         return this.send(m);
       case 'F':
+        this.opts.recording?.refused('(fast-path function call)', FAST_PATH_REFUSAL);
         return this.endSegment(DENIED_QUERY, {
           kind: 'query',
           seg: this.segment,
@@ -297,7 +325,14 @@ export class Relay {
     if (this.earlierSegmentPending() && readsPrepared(verdict.facts)) return this.hold(m);
     this.opts.onVerdict?.(verdict, sql, 'simple');
     const denial = verdict.refusal ? policyRefusal(verdict.refusal) : null;
-    this.endSegment(denial ? DENIED_QUERY : m, { kind: 'query', seg: this.segment, verdict, denial, index: 0, filter: null });
+    this.recorded(
+      verdict,
+      sql,
+      'simple',
+      null,
+      (rec) => this.endSegment(denial ? DENIED_QUERY : m, { kind: 'query', seg: this.segment, verdict, denial, index: 0, filter: null, rec }),
+      (refusal) => this.endSegment(DENIED_QUERY, { kind: 'query', seg: this.segment, verdict, denial: refusal, index: 0, filter: null }),
+    );
   }
 
   private onParse(m: Buffer): void {
@@ -305,6 +340,7 @@ export class Relay {
     const verdict = decideSql(this.ctx, parse.query, { protocol: 'extended', inTransaction: this.inTransaction });
     this.opts.onVerdict?.(verdict, parse.query, 'extended');
     if (verdict.refusal) {
+      this.opts.recording?.intent(verdict, parse.query, 'extended', null);
       // PostgreSQL refuses the replacement: a named statement it holds stays, the unnamed one is dropped.
       this.send(deniedParse(parse.name), { kind: 'parse', seg: this.segment, name: parse.name, statement: null, denial: policyRefusal(verdict.refusal) });
       this.skipUntilSync = true;
@@ -331,9 +367,12 @@ export class Relay {
       const facts = verdict === null ? statement.facts.map((f) => ({ ...f, protocol: 'extended' as const, in_transaction: this.inTransaction })) : statement.facts;
       verdict = decideSql(this.ctx, sql, { protocol: 'extended', inTransaction: this.inTransaction, facts, params: bind.params });
       this.opts.onVerdict?.(verdict, sql, 'extended');
-      if (verdict.refusal) return this.refuseBind(bind.portal, policyRefusal(verdict.refusal));
+      if (verdict.refusal) {
+        this.opts.recording?.intent(verdict, sql, 'extended', bind.params);
+        return this.refuseBind(bind.portal, policyRefusal(verdict.refusal));
+      }
     }
-    const portal: Portal = { statement, verdict, resultFormats: bind.resultFormats, rowDescription: null };
+    const portal: Portal = { statement, verdict, resultFormats: bind.resultFormats, rowDescription: null, params: bind.params };
     this.portalChanges.set(bind.portal, portal);
     this.send(m, { kind: 'bind', seg: this.segment, name: bind.portal, portal, denial: null });
   }
@@ -359,7 +398,79 @@ export class Relay {
       // Masking needs the result's column origins; the client did not ask, so ask and swallow the answer.
       this.send(serialize.describe({ type: 'P', name: exec.portal }), { kind: 'describe', seg: this.segment, target: 'P', name: exec.portal, swallow: true });
     }
-    this.send(m, { kind: 'execute', seg: this.segment, portal, filter, primed: false, denial: null });
+    // What runs is the portal's statement: its intent is recorded (and durable) before Execute is forwarded.
+    this.recorded(
+      portal.verdict,
+      portal.statement.facts[0]?.sql ?? '',
+      'extended',
+      portal.params,
+      (rec) => this.send(m, { kind: 'execute', seg: this.segment, portal, filter, primed: false, denial: null, rec }),
+      (refusal) => {
+        this.send(DENIED_EXECUTE, { kind: 'execute', seg: this.segment, portal: null, filter: null, primed: false, denial: refusal });
+        this.skipUntilSync = true;
+      },
+    );
+  }
+
+  /**
+   * Records the statement's intent. An allowed statement is forwarded by `forward` once its
+   * record is durable (strict mode); until then later client messages are held, so nothing
+   * overtakes it. If the record cannot be written, `refuse` runs instead.
+   */
+  private recorded(
+    verdict: Verdict,
+    sql: string,
+    protocol: 'simple' | 'extended',
+    params: (string | null)[] | null,
+    forward: (rec: Tracked | null) => void,
+    refuse: (r: Refusal) => void,
+  ): void {
+    const recording = this.opts.recording;
+    if (!recording) return forward(null);
+    const { id, durable } = recording.intent(verdict, sql, protocol, params);
+    const rec: Tracked = { id, started: 0n, rows: null, sqlstate: null, masked: [], detectorHits: {} };
+    const go = () => {
+      rec.started = process.hrtime.bigint();
+      forward(verdict.refusal ? null : rec);
+    };
+    if (!durable) return go();
+    this.awaitingRecord = true;
+    this.holding = true;
+    durable.then(
+      () => this.afterRecord(go),
+      (err: Error) => this.afterRecord(() => refuse(recorderRefusal(err))),
+    );
+  }
+
+  private afterRecord(action: () => void): void {
+    this.awaitingRecord = false;
+    if (this.closed) return;
+    this.upstream.cork();
+    try {
+      action();
+    } catch (err) {
+      this.clientFailed(err);
+      return;
+    } finally {
+      this.upstream.uncork();
+    }
+    if (this.held.length === 0 && !this.holdForSegments) this.holding = false;
+    this.releaseHeld();
+    if (!this.holding && !this.closed && !this.upstream.writableNeedDrain) this.client.resume();
+  }
+
+  /** Adds a finished result's masking figures to its record. */
+  private absorb(rec: Tracked | null | undefined, filter: ResultFilter | null): void {
+    if (!rec || !filter?.summary) return;
+    const s = filter.summary();
+    rec.masked.push(...s.masked);
+    for (const [k, n] of Object.entries(s.detectorHits)) rec.detectorHits[k] = (rec.detectorHits[k] ?? 0) + n;
+  }
+
+  private finish(rec: Tracked | null | undefined): void {
+    if (!rec || !this.opts.recording) return;
+    const durationUs = Number((process.hrtime.bigint() - rec.started) / 1000n);
+    this.opts.recording.outcome(rec.id, { rows: rec.rows, durationUs, sqlstate: rec.sqlstate, masked: rec.masked, detectorHits: rec.detectorHits });
   }
 
   /**
@@ -398,6 +509,12 @@ export class Relay {
     this.statements.clear();
     this.registry.reset();
     if (unnamed) this.statements.set('', unnamed);
+  }
+
+  private countRows(rec: Tracked | null | undefined, m: Buffer): void {
+    if (!rec || m[0] !== 0x43) return;
+    const n = tagRows(m);
+    if (n !== null) rec.rows = (rec.rows ?? 0) + n;
   }
 
   /** A statement of a Query, or an Execute, completed: what it did to the session's names. */
@@ -502,6 +619,8 @@ export class Relay {
         this.txStatus = String.fromCharCode(m[5]!) as TransactionStatus;
         const done = this.shiftThrough('query', 'sync');
         if (done?.kind === 'query') {
+          this.absorb(done.rec, done.filter);
+          this.finish(done.rec);
           // Running a query dropped the unnamed statement and portal.
           this.deleteStatement('');
           this.portals.delete('');
@@ -548,16 +667,25 @@ export class Relay {
         if (head?.kind === 'query') {
           const f = head.verdict?.facts[head.index];
           if (f) this.onStatementDone(f);
+          this.countRows(head.rec, m);
+          this.absorb(head.rec, head.filter);
           head.index++;
           head.filter = null;
         } else if (head?.kind === 'execute') {
           const f = head.portal?.verdict.facts[0];
           if (f) this.onStatementDone(f);
+          this.countRows(head.rec, m);
+          this.absorb(head.rec, head.filter);
+          this.finish(head.rec);
           this.pending.shift();
         }
         return m;
       case 's': // PortalSuspended
-        if (head?.kind === 'execute') this.pending.shift();
+        if (head?.kind === 'execute') {
+          this.absorb(head.rec, head.filter);
+          this.finish(head.rec);
+          this.pending.shift();
+        }
         return m;
       case 'H': {
         // CopyOutResponse: COPY ... TO STDOUT through a filter when the statement needs one.
@@ -591,6 +719,14 @@ export class Relay {
     }
     // A failed Parse of the unnamed statement has dropped the previous one. A failed Bind may
     // or may not have replaced its portal: forget it (executing it is then refused, never guessed).
+    if ((head.kind === 'query' || head.kind === 'execute') && head.rec) {
+      head.rec.sqlstate = errorCode(m);
+      if (head.kind === 'execute') {
+        this.absorb(head.rec, head.filter);
+        this.finish(head.rec);
+        head.rec = null;
+      }
+    }
     if (head.kind === 'parse' && head.name === '') this.deleteStatement('');
     else if (head.kind === 'bind') this.portals.delete(head.name);
     if (head.kind !== 'query' && head.kind !== 'sync') {
@@ -675,9 +811,13 @@ export class Relay {
     this.close(message);
   }
 
+  /** Why the session ended (for the session_end record). */
+  closeReason: string | null = null;
+
   close(reason: string): void {
     if (this.closed) return;
     this.closed = true;
+    this.closeReason = reason;
     this.opts.log.debug('relay closed', { reason });
     if (!this.upstream.destroyed) this.upstream.destroy();
     if (!this.client.destroyed) this.client.end();
@@ -686,6 +826,28 @@ export class Relay {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** The SQLSTATE of an ErrorResponse (field 'C'). */
+function errorCode(m: Buffer): string | null {
+  let i = 5;
+  while (i < m.length && m[i] !== 0) {
+    const type = m[i]!;
+    const end = m.indexOf(0, i + 1);
+    if (end < 0) return null;
+    if (type === 0x43) return m.toString('latin1', i + 1, end);
+    i = end + 1;
+  }
+  return null;
+}
+
+/** Rows from a CommandComplete tag: its last number ("SELECT 5", "INSERT 0 3", "UPDATE 2"). */
+function tagRows(m: Buffer): number | null {
+  const tag = m.toString('latin1', 5, m.length - 1);
+  const sp = tag.lastIndexOf(' ');
+  if (sp < 0) return null;
+  const n = Number(tag.slice(sp + 1));
+  return Number.isSafeInteger(n) ? n : null;
+}
 
 /** True when deciding these statements read the prepared-statement registry (EXECUTE, DEALLOCATE). */
 function readsPrepared(facts: StatementFacts[]): boolean {

@@ -12,4 +12,6 @@ export interface ResultFilter {
   onCopyOutResponse(message: Buffer): Buffer | Promise<Buffer>;
   onCopyData(message: Buffer): Buffer;
   onErrorOrNotice(message: Buffer): Buffer;
+  /** What was masked (counts only, never values), for the statement's record. */
+  summary?(): { masked: { column: string; method: string; reason: string; count: number }[]; detectorHits: Record<string, number> };
 }

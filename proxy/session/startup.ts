@@ -68,10 +68,13 @@ export interface EstablishedSession {
   gatewayKey: { processId: number; secretKey: number };
   /** Client bytes that arrived after the password (pipelined queries). */
   clientBytes: Buffer;
+  tls: boolean;
 }
 
 /** A refusal during startup: sent to the agent as a FATAL ErrorResponse with this SQLSTATE. */
 export class StartupRefused extends Error {
+  /** What was known when the connection was refused (for the audit record). */
+  context: StartupContext = {};
   constructor(
     readonly sqlstate: string,
     message: string,
@@ -80,6 +83,14 @@ export class StartupRefused extends Error {
     super(message);
     this.name = 'StartupRefused';
   }
+}
+
+export interface StartupContext {
+  user?: string;
+  tls?: boolean;
+  clientAddress?: string;
+  identity?: Identity;
+  session?: SessionInfo;
 }
 
 /** Reads whole messages from a socket that may be swapped for its TLS wrapper. */
@@ -173,12 +184,13 @@ class MessageReader {
  */
 export async function establishSession(client: Socket, opts: StartupOptions): Promise<EstablishedSession | null> {
   const reader = new MessageReader(client, opts.maxMessageBytes);
+  const context: StartupContext = {};
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new StartupRefused('08006', `startup did not complete within ${opts.startupTimeoutMs} ms`)), opts.startupTimeoutMs);
   });
   try {
-    return await Promise.race([handshake(reader, opts), timeout]);
+    return await Promise.race([handshake(reader, opts, context), timeout]);
   } catch (err) {
     const refused =
       err instanceof StartupRefused
@@ -186,6 +198,7 @@ export async function establishSession(client: Socket, opts: StartupOptions): Pr
         : err instanceof ProtocolError
           ? new StartupRefused('08P01', `invalid startup: ${err.message}`)
           : new StartupRefused('XX000', 'internal error during startup');
+    refused.context = context;
     if (!(err instanceof StartupRefused) && !(err instanceof ProtocolError)) {
       opts.log.error('startup failed', { error: (err as Error).stack });
     }
@@ -201,7 +214,8 @@ export async function establishSession(client: Socket, opts: StartupOptions): Pr
   }
 }
 
-async function handshake(reader: MessageReader, opts: StartupOptions): Promise<EstablishedSession | null> {
+async function handshake(reader: MessageReader, opts: StartupOptions, context: StartupContext): Promise<EstablishedSession | null> {
+  context.clientAddress = reader.socket.remoteAddress ?? '';
   let packet: StartupPacket = parseStartupPacket(await reader.next());
   let tls = false;
   while (packet.type === 'ssl_request' || packet.type === 'gssenc_request') {
@@ -227,8 +241,10 @@ async function handshake(reader: MessageReader, opts: StartupOptions): Promise<E
   }
   if (opts.requireTls && !tls) throw new StartupRefused('28000', 'TLS is required: connect with sslmode=require');
 
+  context.tls = tls;
   const params = packet.parameters;
   const user = params.user;
+  context.user = user;
   if (!user) throw new StartupRefused('28000', 'the startup packet names no user');
   for (const [key, why] of Object.entries(REFUSED_PARAMETERS)) if (key in params) throw new StartupRefused('08P01', why);
   reader.typed();
@@ -244,8 +260,9 @@ async function handshake(reader: MessageReader, opts: StartupOptions): Promise<E
   } catch (err) {
     const e = err as { sqlstate?: string; clientMessage?: string; detail?: string; message?: string };
     opts.log.info('authentication failed', { user, detail: e.detail ?? e.message });
-    throw new StartupRefused(e.sqlstate ?? '28P01', e.clientMessage ?? 'authentication failed');
+    throw new StartupRefused(e.sqlstate ?? '28P01', e.clientMessage ?? 'authentication failed', e.detail ?? e.message);
   }
+  context.identity = identity;
 
   const session: SessionInfo = {
     id: randomUUID(),
@@ -255,6 +272,7 @@ async function handshake(reader: MessageReader, opts: StartupOptions): Promise<E
     target: opts.target,
     environment: opts.environment,
   };
+  context.session = session;
   const connect = opts.engine.decideConnect({ identity, session, time: timeInfo() });
   if (!connect.allow || !connect.upstream_role) {
     opts.log.info('connection denied', { session: session.id, subject: identity.subject, reasons: connect.deny });
@@ -296,5 +314,5 @@ async function handshake(reader: MessageReader, opts: StartupOptions): Promise<E
     database: session.database,
     tls,
   });
-  return { client: reader.socket, upstream, identity, session, connect, gatewayKey, clientBytes };
+  return { client: reader.socket, upstream, identity, session, connect, gatewayKey, clientBytes, tls };
 }

@@ -248,8 +248,8 @@ describe('parity with PostgreSQL (writer role, direct vs through the gateway)', 
       const g = await viaGateway(WRITERS);
       try {
         for (const [bytes, done] of steps) {
-          let t0 = Date.now(); const expected = (await d.exchange(bytes, done)).map(show); console.log("direct", Date.now() - t0); t0 = Date.now();
-          const actual = (await g.exchange(bytes, done)).map(show); console.log("gw", Date.now() - t0, actual);
+          const expected = (await d.exchange(bytes, done)).map(show);
+          const actual = (await g.exchange(bytes, done)).map(show);
           expect(actual).toEqual(expected);
         }
       } finally {
