@@ -9,9 +9,10 @@ import { PACKAGE_ROOT, packageVersion } from '../policies/locations.js';
 import { decisionSuite } from './decision.js';
 import { gatewaySuite } from './gateway.js';
 import { memorySuite } from './memory.js';
+import { recorderSuite } from './recorder.js';
 import type { BenchSuite } from './suite.js';
 
-const SUITES: BenchSuite[] = [decisionSuite, gatewaySuite, memorySuite];
+const SUITES: BenchSuite[] = [decisionSuite, gatewaySuite, memorySuite, recorderSuite];
 const RESULTS = join(PACKAGE_ROOT, 'bench', 'results');
 
 function depVersion(name: string): string {

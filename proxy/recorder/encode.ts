@@ -2,8 +2,8 @@
 // Builders manage ~0.1M rows/s; filling the buffers directly and calling makeData is several
 // times faster: see FIELD-NOTES). Assigns each record its sequence number and chain hashes.
 import { FixedSizeBinary, Int64, makeData, RecordBatch, Struct, Timestamp, TimeUnit, Utf8, type Data, type Schema } from 'apache-arrow';
-import { RecordHasher } from './chain.js';
-import { COLUMNS, type ColumnName, type ColumnType, type RecordInput } from './schema.js';
+import { ColumnHasher, HASH_INDEX, PREV_INDEX, type ColumnView } from './column-hash.js';
+import { COLUMNS, type ColumnType, type RecordInput } from './schema.js';
 
 /** Where the chain stands: the last record written (seq 0 and the genesis hash before any). */
 export interface ChainHead {
@@ -13,11 +13,15 @@ export interface ChainHead {
 
 interface Column {
   finish(length: number): Data;
+  view(): ColumnView;
 }
 
 class Validity {
-  bits = new Uint8Array(64);
+  bits: Uint8Array;
   nulls = 0;
+  constructor(capacity: number) {
+    this.bits = new Uint8Array((capacity >> 3) + 1);
+  }
   set(i: number, valid: boolean): void {
     if (i >> 3 >= this.bits.length) this.bits = grow(this.bits, (i >> 3) + 1);
     if (valid) this.bits[i >> 3]! |= 1 << (i & 7);
@@ -34,11 +38,24 @@ function grow<T extends Uint8Array | Int32Array>(a: T, need: number): T {
   return bigger;
 }
 
+// Buffer#utf8Write skips Buffer#write's argument juggling: a third of the cost for short strings.
+type Utf8Write = (this: Buffer, s: string, offset: number) => number;
+const utf8Write: Utf8Write =
+  (Buffer.prototype as unknown as { utf8Write?: Utf8Write }).utf8Write ??
+  function (this: Buffer, s: string, offset: number) {
+    return this.write(s, offset, 'utf8');
+  };
+
 class Utf8Column implements Column {
-  private offsets = new Int32Array(1024);
-  private data = Buffer.allocUnsafe(16 * 1024);
+  private offsets: Int32Array;
+  private data: Buffer;
   private end = 0;
-  private readonly valid = new Validity();
+  private readonly valid: Validity;
+  constructor(capacity: number) {
+    this.offsets = new Int32Array(capacity + 1);
+    this.data = Buffer.allocUnsafe(Math.max(256, capacity * 16));
+    this.valid = new Validity(capacity);
+  }
   push(i: number, s: string | null | undefined): void {
     if (s === null || s === undefined) this.valid.set(i, false);
     else {
@@ -48,10 +65,13 @@ class Utf8Column implements Column {
         this.data.copy(bigger, 0, 0, this.end);
         this.data = bigger;
       }
-      this.end += this.data.write(s, this.end, 'utf8');
+      this.end += utf8Write.call(this.data, s, this.end);
     }
     if (i + 2 > this.offsets.length) this.offsets = grow(this.offsets, i + 2);
     this.offsets[i + 1] = this.end;
+  }
+  view(): ColumnView {
+    return { type: 0, valid: this.valid.nulls ? this.valid.bits : null, offsets: this.offsets, bytes: this.data, words: null };
   }
   finish(length: number): Data {
     return makeData({
@@ -67,9 +87,15 @@ class Utf8Column implements Column {
 
 class Int64Column implements Column {
   // Two int32 words per value (little-endian): no BigInt per value.
-  private words = new Int32Array(2048);
-  private readonly valid = new Validity();
-  constructor(private readonly timestamp: boolean) {}
+  private words: Int32Array;
+  private readonly valid: Validity;
+  constructor(
+    private readonly timestamp: boolean,
+    capacity: number,
+  ) {
+    this.words = new Int32Array(2 * capacity);
+    this.valid = new Validity(capacity);
+  }
   push(i: number, n: number | null | undefined): void {
     if (2 * i + 2 > this.words.length) this.words = grow(this.words, 2 * i + 2);
     if (n === null || n === undefined) {
@@ -79,6 +105,9 @@ class Int64Column implements Column {
     this.valid.set(i, true);
     this.words[2 * i] = n >>> 0;
     this.words[2 * i + 1] = Math.floor(n / 0x1_0000_0000);
+  }
+  view(): ColumnView {
+    return { type: 2, valid: this.valid.nulls ? this.valid.bits : null, offsets: null, bytes: null, words: this.words };
   }
   finish(length: number): Data {
     const data = new BigInt64Array(this.words.buffer, 0, length);
@@ -90,49 +119,72 @@ class Int64Column implements Column {
 }
 
 class HashColumn implements Column {
-  private data = new Uint8Array(32 * 256);
+  private data: Uint8Array;
+  constructor(capacity: number) {
+    this.data = new Uint8Array(32 * capacity);
+  }
   push(i: number, h: Uint8Array): void {
     if (32 * (i + 1) > this.data.length) this.data = grow(this.data, 32 * (i + 1));
     this.data.set(h, 32 * i);
+  }
+  reserve(n: number): void {
+    if (32 * n > this.data.length) this.data = grow(this.data, 32 * n);
+  }
+  view(): ColumnView {
+    return { type: 1, valid: null, offsets: null, bytes: this.data, words: null };
   }
   finish(length: number): Data {
     return makeData({ type: new FixedSizeBinary(32), length, data: this.data.subarray(0, 32 * length) });
   }
 }
 
-const makeColumn = (t: ColumnType) =>
-  t === 'utf8' ? new Utf8Column() : t === 'int64' ? new Int64Column(false) : t === 'timestamp' ? new Int64Column(true) : new HashColumn();
+const makeColumn = (t: ColumnType, n: number) =>
+  t === 'utf8' ? new Utf8Column(n) : t === 'int64' ? new Int64Column(false, n) : t === 'timestamp' ? new Int64Column(true, n) : new HashColumn(n);
 
 export interface EncodedBatch {
   batch: RecordBatch;
   head: ChainHead;
 }
 
-/** Encodes records after `head`, stamping seq, gateway_id, ts (µs since epoch, if absent) and hashes. */
-export function encodeBatch(schema: Schema, gatewayId: string, head: ChainHead, inputs: readonly RecordInput[], hasher = new RecordHasher()): EncodedBatch {
-  const columns = COLUMNS.map(([, t]) => makeColumn(t));
+/**
+ * Encodes records after `head`, stamping seq, gateway_id, ts (µs since epoch, if absent) and the
+ * chain hashes. Strings are encoded once, into their columns; the hashes are then computed
+ * from the column buffers (column-hash.ts).
+ */
+export function encodeBatch(schema: Schema, gatewayId: string, head: ChainHead, inputs: readonly RecordInput[], hasher = new ColumnHasher()): EncodedBatch {
+  const n = inputs.length;
+  const columns = COLUMNS.map(([, t]) => makeColumn(t, n));
   const now = Date.now() * 1000;
-  let seq = head.seq;
-  let prev = head.hash;
-  const names = COLUMNS.map(([name]) => name);
-  for (let i = 0; i < inputs.length; i++) {
-    const r = inputs[i]! as { readonly [K in ColumnName]?: unknown };
-    seq++;
-    const stamp = { seq, gateway_id: gatewayId, ts: (r.ts as number | undefined) ?? now, prev_hash: prev, hash: prev };
-    const hash = hasher.hash(r as never, stamp);
-    stamp.hash = hash;
-    for (let c = 0; c < columns.length; c++) {
-      const name = names[c]!;
-      const v = name in stamp ? stamp[name as keyof typeof stamp] : r[name];
-      const col = columns[c]!;
-      if (col instanceof Utf8Column) col.push(i, v as string | null | undefined);
-      else if (col instanceof HashColumn) col.push(i, v as Uint8Array);
-      else col.push(i, v as number | null | undefined);
+  for (let c = 0; c < COLUMNS.length; c++) {
+    const [name] = COLUMNS[c]!;
+    const col = columns[c]!;
+    if (col instanceof HashColumn) {
+      col.reserve(n);
+      continue;
     }
-    prev = hash;
+    if (name === 'seq') {
+      for (let i = 0; i < n; i++) (col as Int64Column).push(i, head.seq + 1 + i);
+    } else if (name === 'gateway_id') {
+      for (let i = 0; i < n; i++) (col as Utf8Column).push(i, gatewayId);
+    } else if (name === 'ts') {
+      for (let i = 0; i < n; i++) (col as Int64Column).push(i, (inputs[i]!.ts as number | null | undefined) ?? now);
+    } else if (col instanceof Utf8Column) {
+      for (let i = 0; i < n; i++) col.push(i, (inputs[i] as Record<string, unknown>)[name] as string | null | undefined);
+    } else {
+      for (let i = 0; i < n; i++) (col as Int64Column).push(i, (inputs[i] as Record<string, unknown>)[name] as number | null | undefined);
+    }
   }
-  const length = inputs.length;
-  const children = columns.map((c) => c.finish(length));
-  const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length, nullCount: 0, children }));
-  return { batch, head: { seq, hash: prev } };
+  const views = columns.map((c) => c.view());
+  const prevCol = views[PREV_INDEX]!.bytes!;
+  const hashCol = views[HASH_INDEX]!.bytes!;
+  let prev = head.hash;
+  for (let i = 0; i < n; i++) {
+    prevCol.set(prev, 32 * i);
+    const h = hasher.hash(views, i, prev);
+    hashCol.set(h, 32 * i);
+    prev = h;
+  }
+  const children = columns.map((c) => c.finish(n));
+  const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }));
+  return { batch, head: { seq: head.seq + n, hash: prev } };
 }

@@ -263,3 +263,19 @@ describe('when the disk fails (strict)', () => {
     expect((await allRecords(dir)).map((x) => x.seq)).toEqual([1, 2, 3, 4]);
   });
 });
+
+describe('the canonical hash', () => {
+  it('is the same computed from values (chain.ts, the reference) and from Arrow columns (what the encoder and verifier use)', async () => {
+    const { RecordHasher } = await import('./chain.js');
+    const dir = await tempDir();
+    const r = await Recorder.open(options(dir));
+    await r.append({ kind: 'session_start', session_id: 's', subject: 'ü-ñicode ✓', rows: 2 ** 40 + 7, duration_us: null, detail: '{"a":1}' });
+    await Promise.all([r.append(sampleStatement(1)), r.append({ kind: 'session_end', session_id: 's', sql: 'x'.repeat(5000) })]);
+    await r.close();
+    const records = await allRecords(dir);
+    const h = new RecordHasher();
+    for (const rec of records) expect(Buffer.from(h.hash(rec)).toString('hex')).toBe(Buffer.from(rec.hash).toString('hex'));
+    expect(records[0]!.rows).toBe(2 ** 40 + 7);
+    expect(records[0]!.subject).toBe('ü-ñicode ✓');
+  });
+});

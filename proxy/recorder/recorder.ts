@@ -5,7 +5,7 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Schema } from 'apache-arrow';
-import { RecordHasher } from './chain.js';
+import { ColumnHasher } from './column-hash.js';
 import { encodeBatch, type ChainHead } from './encode.js';
 import { GATEWAY_ID_PATTERN, segmentName } from './files.js';
 import { StreamEncoder } from './ipc.js';
@@ -45,7 +45,7 @@ const MAX_GROUP = 8192;
 
 export class Recorder {
   private readonly schema: Schema;
-  private readonly hasher = new RecordHasher();
+  private readonly hasher = new ColumnHasher();
   private queue: Pending[] = [];
   private head: ChainHead;
   private prevSeal: string | null;

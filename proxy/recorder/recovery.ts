@@ -4,7 +4,8 @@
 // so nothing acknowledged is lost. A chain that does not verify stops the start: an operator
 // must look before the gateway signs anything on top of it.
 import { readFile, unlink } from 'node:fs/promises';
-import { GENESIS_HASH, RecordHasher, hex } from './chain.js';
+import { GENESIS_HASH, hex } from './chain.js';
+import { recomputeHashes } from './column-hash.js';
 import type { ChainHead } from './encode.js';
 import { listSegments } from './files.js';
 import type { SigningKey } from './keys.js';
@@ -53,13 +54,13 @@ export async function recoverChain(dir: string, gatewayId: string, key: SigningK
       notes.push(`removed ${seg.name}: it held no complete batch`);
       break;
     }
-    const hasher = new RecordHasher();
+    const hashes = recomputeHashes(contents.table);
     let prev = head;
     for (const r of records) {
       if (r.seq !== prev.seq + 1 || hex(r.prev_hash) !== hex(prev.hash)) {
         throw new RecoveryError(`${seg.name}: record ${r.seq} does not follow record ${prev.seq} in the chain`);
       }
-      const h = hasher.hash(r);
+      const h = hashes.next().value!.computed;
       if (hex(h) !== hex(r.hash)) throw new RecoveryError(`${seg.name}: record ${r.seq}'s hash does not match its contents`);
       prev = { seq: r.seq, hash: r.hash };
     }

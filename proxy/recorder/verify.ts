@@ -5,7 +5,8 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Table } from 'apache-arrow';
-import { GENESIS_HASH, RecordHasher, hex } from './chain.js';
+import { GENESIS_HASH, hex } from './chain.js';
+import { recomputeHashes } from './column-hash.js';
 import { keyIdOf } from './keys.js';
 import { listSegments, type SegmentFile } from './files.js';
 import { SEAL_FORMAT, bodyOf, sealDigest, signatureValid, type Seal } from './seal.js';
@@ -94,12 +95,12 @@ export async function verifySegmentFile(file: SegmentFile, key: KeyObject, befor
 
   const records = recordsOf(decoded.table);
   result.records = records.length;
-  const hasher = new RecordHasher();
+  const hashes = recomputeHashes(decoded.table);
   let prev: { seq: number; hash: string } | null = before ? { seq: before.seq, hash: before.hash } : null;
   let intact = true;
   for (const r of records) {
     const h = hex(r.hash);
-    if (hex(hasher.hash(r)) !== h) {
+    if (hex(hashes.next().value!.computed) !== h) {
       add('bad_record', `record ${r.seq}: its hash does not match its contents`);
       intact = false;
     }
