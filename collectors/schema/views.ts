@@ -1,3 +1,263 @@
+// The auditor-facing views: what the CC6 packet is made of, and what an auditor queries
+// directly. They read the record views (records.ts), the policy bundles, and, when collected,
+// the entitlement snapshots and the identity directory: with those tables empty the views
+// still answer (standing_grant is NULL, directory columns are NULL). docs/evidence.md lists
+// every column and has example queries.
 import type { SchemaPart } from './part.js';
 
-export const viewsSchema: SchemaPart = { name: 'views', version: 1, statements: [] };
+/** The newest entitlement snapshot (none: no rows). */
+const LATEST_SNAPSHOT = `SELECT snapshot_id FROM entitlement_snapshots ORDER BY taken_at DESC, snapshot_id DESC LIMIT 1`;
+
+/** The newest directory import, one row per subject. */
+const DIRECTORY = `SELECT subject, display_name, email, kind, owner, status FROM directory_identities
+  WHERE import_id = (SELECT import_id FROM directory_imports ORDER BY imported_at DESC, import_id DESC LIMIT 1)
+  QUALIFY row_number() OVER (PARTITION BY subject ORDER BY line) = 1`;
+
+/** Functions only a superuser (or a role granted them explicitly) may run, or that reach outside the database. */
+const ADMIN_FUNCTIONS = [
+  'pg_read_file', 'pg_read_binary_file', 'pg_ls_dir', 'pg_stat_file', 'pg_ls_logdir', 'pg_ls_waldir', 'pg_ls_tmpdir', 'pg_ls_archive_statusdir',
+  'pg_terminate_backend', 'pg_cancel_backend', 'pg_reload_conf', 'pg_rotate_logfile', 'pg_promote', 'pg_switch_wal', 'pg_create_restore_point',
+  'pg_backup_start', 'pg_backup_stop', 'pg_start_backup', 'pg_stop_backup', 'lo_import', 'lo_export', 'dblink', 'dblink_exec', 'dblink_connect',
+  'dblink_connect_u', 'set_config', 'pg_file_write', 'pg_file_rename', 'pg_file_unlink', 'pg_logical_emit_message',
+  'pg_create_physical_replication_slot', 'pg_create_logical_replication_slot', 'pg_drop_replication_slot', 'pg_replication_origin_create',
+];
+
+/** Command tags of statements that need superuser (or equivalent) rights. */
+const SUPERUSER_COMMANDS = [
+  'ALTER SYSTEM', 'CREATE EXTENSION', 'ALTER EXTENSION', 'DROP EXTENSION', 'LOAD', 'CREATE LANGUAGE', 'ALTER LANGUAGE', 'DROP LANGUAGE',
+  'CREATE EVENT TRIGGER', 'ALTER EVENT TRIGGER', 'DROP EVENT TRIGGER', 'CREATE SUBSCRIPTION', 'ALTER SUBSCRIPTION', 'DROP SUBSCRIPTION',
+  'CREATE PUBLICATION', 'ALTER PUBLICATION', 'CREATE TABLESPACE', 'DROP TABLESPACE', 'CREATE FOREIGN DATA WRAPPER', 'CREATE SERVER',
+  'ALTER SERVER', 'CREATE USER MAPPING', 'ALTER USER MAPPING', 'CHECKPOINT',
+];
+
+const list = (xs: string[]) => `[${xs.map((x) => `'${x}'`).join(', ')}]`;
+
+export const viewsSchema: SchemaPart = {
+  name: 'views',
+  version: 1,
+  statements: [
+    // identity × upstream role × database × object × action, and whether a standing grant
+    // (the newest entitlement snapshot) covers it.
+    `CREATE OR REPLACE VIEW access_matrix AS
+    WITH RECURSIVE
+    latest AS (${LATEST_SNAPSHOT}),
+    roles AS (SELECT * FROM ent_roles WHERE snapshot_id = (SELECT snapshot_id FROM latest)),
+    edges AS (
+      SELECT m.member, m.role FROM ent_memberships m LEFT JOIN roles r ON r.name = m.member
+      WHERE m.snapshot_id = (SELECT snapshot_id FROM latest) AND coalesce(m.inherit_option, r.inherit, true)
+    ),
+    effective(login, role) AS (
+      SELECT name, name FROM roles
+      UNION
+      SELECT e.login, edges.role FROM effective e JOIN edges ON edges.member = e.role
+    ),
+    holders AS (SELECT login, role FROM effective UNION SELECT name, 'PUBLIC' FROM roles),
+    acc AS (
+      SELECT subject, identity_kind, upstream_role, database, table_schema, table_name, access AS action,
+        count(*) AS statements,
+        count(*) FILTER (WHERE decision IN ('allow', 'approved')) AS allowed,
+        count(*) FILTER (WHERE decision NOT IN ('allow', 'approved', 'approval_required')) AS denied,
+        count(*) FILTER (WHERE decision = 'approval_required') AS held_for_approval,
+        count(*) FILTER (WHERE approval_id IS NOT NULL AND decision IN ('allow', 'approved')) AS approved,
+        count(*) FILTER (WHERE executed = 'yes') AS executed,
+        min(ts) AS first_seen, max(ts) AS last_seen
+      FROM statement_tables GROUP BY ALL
+    ),
+    grants AS (
+      SELECT a.subject, a.upstream_role, a.database, a.table_schema, a.table_name, a.action,
+        list(DISTINCT CASE WHEN a.action = 'ddl' THEN 'OWNER' ELSE p.privilege END || CASE WHEN h.role <> a.upstream_role THEN ' via ' || h.role ELSE '' END) AS granted_by
+      FROM acc a
+      JOIN holders h ON h.login = a.upstream_role
+      JOIN ent_privileges p ON p.snapshot_id = (SELECT snapshot_id FROM latest) AND p.grantee = h.role
+        AND p.database = a.database AND p.object_name = a.table_name AND (a.table_schema IS NULL OR p.schema_name = a.table_schema)
+        AND p.object_type IN ('table', 'view', 'materialized view', 'foreign table', 'partitioned table', 'sequence', 'column')
+        AND ((a.action = 'read' AND p.privilege = 'SELECT')
+          OR (a.action = 'write' AND p.privilege IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'))
+          OR (a.action = 'ddl' AND p.object_owner = h.role))
+      GROUP BY ALL
+    ),
+    dir AS (${DIRECTORY})
+    SELECT
+      a.subject, d.display_name, d.owner AS identity_owner, d.status AS directory_status, a.identity_kind,
+      a.upstream_role, a.database, a.table_schema, a.table_name, a.action,
+      a.statements, a.allowed, a.denied, a.held_for_approval, a.approved, a.executed, a.first_seen, a.last_seen,
+      CASE WHEN NOT EXISTS (SELECT 1 FROM latest) THEN NULL WHEN r.superuser THEN true ELSE g.granted_by IS NOT NULL END AS standing_grant,
+      CASE WHEN r.superuser THEN ['SUPERUSER'] ELSE list_sort(g.granted_by) END AS granted_by,
+      (SELECT snapshot_id FROM latest) AS entitlement_snapshot
+    FROM acc a
+    LEFT JOIN grants g ON g.subject IS NOT DISTINCT FROM a.subject AND g.upstream_role IS NOT DISTINCT FROM a.upstream_role
+      AND g.database IS NOT DISTINCT FROM a.database AND g.table_schema IS NOT DISTINCT FROM a.table_schema
+      AND g.table_name IS NOT DISTINCT FROM a.table_name AND g.action IS NOT DISTINCT FROM a.action
+    LEFT JOIN roles r ON r.name = a.upstream_role
+    LEFT JOIN dir d ON d.subject = a.subject`,
+
+    // One row per approval (and per held statement without any approval record).
+    `CREATE OR REPLACE VIEW approval_trail AS
+    WITH req AS (
+      SELECT approval_id,
+        arg_min(gateway_id, ts) AS gateway_id, arg_min(session_id, ts) AS session_id, arg_min(statement_id, ts) AS statement_id,
+        min(ts) FILTER (WHERE event = 'requested') AS requested_at,
+        arg_min(subject, ts) AS requested_by,
+        arg_min(approvers, ts) FILTER (WHERE approvers IS NOT NULL) AS approvers,
+        arg_min(reason, ts) FILTER (WHERE event = 'requested') AS request_reason,
+        arg_max(event, ts) FILTER (WHERE event IN ('approved', 'rejected', 'denied', 'expired', 'cancelled')) AS outcome,
+        arg_max(actor, ts) FILTER (WHERE event IN ('approved', 'rejected', 'denied', 'cancelled')) AS decided_by,
+        max(ts) FILTER (WHERE event IN ('approved', 'rejected', 'denied', 'expired', 'cancelled')) AS decided_at,
+        max(ts) FILTER (WHERE event = 'released') AS released_at,
+        count(*) AS events
+      FROM approvals WHERE approval_id IS NOT NULL GROUP BY approval_id
+    ),
+    held AS (SELECT * FROM statements WHERE decision = 'approval_required'),
+    base AS (
+      SELECT r.*, h.gateway_id AS h_gateway, h.session_id AS h_session, h.statement_id AS h_statement, h.ts AS held_at,
+        h.subject, h.identity_kind, h.database, h.upstream_role, h.sql, h.statement_kind, h.tables, h.reasons AS policy_reasons
+      FROM req r
+      FULL OUTER JOIN held h ON h.gateway_id = r.gateway_id AND h.session_id = r.session_id AND h.statement_id = r.statement_id
+    ),
+    released AS (
+      SELECT approval_id, min(ts) AS executed_at, arg_min(executed, ts) AS executed, arg_min("rows", ts) AS "rows", arg_min(error_sqlstate, ts) AS error_sqlstate
+      FROM statements WHERE approval_id IS NOT NULL AND decision IN ('allow', 'approved') GROUP BY approval_id
+    )
+    SELECT
+      b.approval_id,
+      coalesce(b.h_gateway, b.gateway_id) AS gateway_id,
+      coalesce(b.h_session, b.session_id) AS session_id,
+      coalesce(b.h_statement, b.statement_id) AS statement_id,
+      coalesce(b.subject, b.requested_by) AS subject, b.identity_kind, b.database, b.upstream_role,
+      b.sql, b.statement_kind, b.tables, b.policy_reasons, b.approvers, b.request_reason,
+      coalesce(b.requested_at, b.held_at) AS requested_at,
+      CASE WHEN b.outcome IS NOT NULL THEN b.outcome WHEN b.approval_id IS NULL THEN 'no approval record' ELSE 'pending' END AS outcome,
+      b.decided_by, b.decided_at,
+      epoch(b.decided_at) - epoch(coalesce(b.requested_at, b.held_at)) AS decision_seconds,
+      b.decided_by IS NOT NULL AND b.decided_by = coalesce(b.subject, b.requested_by) AS self_approved,
+      b.released_at, x.executed_at, coalesce(x.executed, 'no') AS executed, x."rows", x.error_sqlstate,
+      coalesce(b.events, 0) AS events
+    FROM base b LEFT JOIN released x ON x.approval_id = b.approval_id`,
+
+    // Executed statements that read a table with a column the gateway has masked (at least once,
+    // in any statement), where nothing of that table was masked in that statement.
+    `CREATE OR REPLACE VIEW unmasked_sensitive_statements AS
+    WITH sensitive AS (SELECT DISTINCT table_schema, table_name FROM masking_events),
+    masked_tables AS (SELECT DISTINCT gateway_id, session_id, statement_id, table_schema, table_name FROM masking_events)
+    SELECT st.gateway_id, st.session_id, st.statement_id, st.ts, st.subject, st.identity_kind, st.database, st.upstream_role,
+      s.table_schema, s.table_name, st.access, st.decision, st.approval_id, q.sql, q."rows"
+    FROM statement_tables st
+    JOIN sensitive s ON s.table_name = st.table_name AND (st.table_schema IS NULL OR s.table_schema IS NULL OR s.table_schema = st.table_schema)
+    JOIN statements q ON q.gateway_id = st.gateway_id AND q.session_id = st.session_id AND q.statement_id = st.statement_id
+    WHERE st.executed = 'yes' AND st.access = 'read'
+      AND NOT EXISTS (
+        SELECT 1 FROM masked_tables m
+        WHERE m.gateway_id = st.gateway_id AND m.session_id = st.session_id AND m.statement_id = st.statement_id
+          AND m.table_name = s.table_name AND m.table_schema IS NOT DISTINCT FROM s.table_schema
+      )`,
+
+    // Per sensitive column (a column the gateway has masked at least once) and identity.
+    `CREATE OR REPLACE VIEW masking_attestation AS
+    WITH sensitive AS (SELECT DISTINCT table_schema, table_name, column_name, column_ref FROM masking_events),
+    masked AS (
+      SELECT column_ref, subject, identity_kind,
+        count(DISTINCT (gateway_id, session_id, statement_id)) AS statements_masked,
+        sum(values_masked)::BIGINT AS values_masked,
+        min(ts) AS first_masked_at, max(ts) AS last_masked_at,
+        list(DISTINCT method) FILTER (WHERE method IS NOT NULL) AS methods
+      FROM masking_events GROUP BY ALL
+    ),
+    touching AS (
+      SELECT s.column_ref, st.subject, st.identity_kind, count(DISTINCT (st.gateway_id, st.session_id, st.statement_id)) AS statements_touching_table
+      FROM sensitive s
+      JOIN statement_tables st ON st.table_name = s.table_name AND (st.table_schema IS NULL OR s.table_schema IS NULL OR s.table_schema = st.table_schema)
+      WHERE st.executed = 'yes' AND st.access = 'read'
+      GROUP BY ALL
+    ),
+    unmasked AS (
+      SELECT s.column_ref, u.subject, u.identity_kind, count(DISTINCT (u.gateway_id, u.session_id, u.statement_id)) AS statements_unmasked
+      FROM sensitive s JOIN unmasked_sensitive_statements u ON u.table_name = s.table_name AND u.table_schema IS NOT DISTINCT FROM s.table_schema
+      GROUP BY ALL
+    ),
+    keys AS (
+      SELECT column_ref, subject, identity_kind FROM masked
+      UNION SELECT column_ref, subject, identity_kind FROM touching
+    )
+    SELECT s.table_schema, s.table_name, s.column_name, k.column_ref, k.subject, k.identity_kind,
+      coalesce(m.statements_masked, 0) AS statements_masked, coalesce(m.values_masked, 0) AS values_masked,
+      m.first_masked_at, m.last_masked_at, m.methods,
+      coalesce(t.statements_touching_table, 0) AS statements_touching_table,
+      coalesce(u.statements_unmasked, 0) AS statements_touching_table_unmasked
+    FROM keys k
+    JOIN sensitive s ON s.column_ref = k.column_ref
+    LEFT JOIN masked m ON m.column_ref = k.column_ref AND m.subject IS NOT DISTINCT FROM k.subject AND m.identity_kind IS NOT DISTINCT FROM k.identity_kind
+    LEFT JOIN touching t ON t.column_ref = k.column_ref AND t.subject IS NOT DISTINCT FROM k.subject AND t.identity_kind IS NOT DISTINCT FROM k.identity_kind
+    LEFT JOIN unmasked u ON u.column_ref = k.column_ref AND u.subject IS NOT DISTINCT FROM k.subject AND u.identity_kind IS NOT DISTINCT FROM k.identity_kind`,
+
+    `CREATE OR REPLACE VIEW privileged_actions AS
+    WITH latest AS (${LATEST_SNAPSHOT}),
+    su AS (SELECT name, superuser FROM ent_roles WHERE snapshot_id = (SELECT snapshot_id FROM latest)),
+    s AS (
+      SELECT st.*, string_split(coalesce(st.statement_kind, ''), ',') AS kinds,
+        string_split(upper(coalesce(st.command_tag, '')), ',') AS tags,
+        list_transform(coalesce(from_json(st.functions, '["VARCHAR"]'), []), f -> lower(string_split(f, '.')[-1])) AS fns,
+        su.superuser AS role_is_superuser
+      FROM statements st LEFT JOIN su ON su.name = st.upstream_role
+    ),
+    c AS (
+      SELECT *, list_filter([
+        CASE WHEN list_contains(kinds, 'ddl') THEN 'ddl' END,
+        CASE WHEN list_contains(kinds, 'privilege') THEN 'privilege' END,
+        CASE WHEN list_contains(kinds, 'set_role') THEN 'set_role' END,
+        CASE WHEN list_contains(kinds, 'procedural') THEN 'procedural' END,
+        CASE WHEN list_has_any(tags, ${list(SUPERUSER_COMMANDS)}) THEN 'superuser_command' END,
+        CASE WHEN list_has_any(fns, ${list(ADMIN_FUNCTIONS)}) THEN 'admin_function' END,
+        CASE WHEN role_is_superuser THEN 'superuser_role' END
+      ], x -> x IS NOT NULL) AS categories
+      FROM s
+    )
+    SELECT gateway_id, session_id, statement_id, seq, ts, categories, subject, identity_kind, database, upstream_role, role_is_superuser,
+      statement_kind, command_tag, sql, functions, decision, reasons, approval_id, executed, "rows", error_sqlstate, bundle_sha256
+    FROM c WHERE len(categories) > 0`,
+
+    // Per gateway: what landed, what is missing, what failed verification.
+    `CREATE OR REPLACE VIEW integrity AS
+    WITH seg AS (
+      SELECT *, lag(last_seq) OVER w AS prev_last_seq, lag(seal_sha256) OVER w AS prev_seal
+      FROM segments WHERE status = 'landed'
+      WINDOW w AS (PARTITION BY gateway_id ORDER BY first_seq, last_seq)
+    ),
+    per AS (
+      SELECT gateway_id,
+        count(*) AS segments, sum(records)::BIGINT AS records, min(first_seq) AS first_seq, max(last_seq) AS last_seq,
+        count(*) FILTER (WHERE prev_last_seq IS NOT NULL AND first_seq > prev_last_seq + 1) AS gaps,
+        coalesce(sum(CASE WHEN prev_last_seq IS NOT NULL AND first_seq > prev_last_seq + 1 THEN first_seq - prev_last_seq - 1 END), 0)::BIGINT AS missing_records,
+        count(*) FILTER (WHERE prev_seal IS NOT NULL AND prev_seal_sha256 IS DISTINCT FROM prev_seal) AS seal_chain_breaks,
+        min(first_seq) > 1 AS missing_start,
+        count(*) FILTER (WHERE recovered) AS recovered_segments,
+        min(landed_at) AS first_landed_at, max(landed_at) AS last_landed_at, max(sealed_at) AS last_sealed_at
+      FROM seg GROUP BY gateway_id
+    ),
+    rec AS (SELECT gateway_id, count(*) AS records_in_table, min(ts) AS first_record_at, max(ts) AS last_record_at FROM records GROUP BY gateway_id),
+    res AS (
+      SELECT v.gateway_id,
+        count(*) FILTER (WHERE v.severity = 'error') AS verification_errors,
+        count(DISTINCT coalesce(v.segment_sha256, v.segment)) FILTER (WHERE v.severity = 'error') AS segments_failed,
+        count(DISTINCT coalesce(v.segment_sha256, v.segment)) FILTER (
+          WHERE v.severity = 'error' AND NOT EXISTS (SELECT 1 FROM segments l WHERE l.gateway_id = v.gateway_id AND (l.segment_sha256 = v.segment_sha256 OR l.segment = v.segment))
+        ) AS segments_failed_unresolved,
+        count(*) FILTER (WHERE v.severity = 'warning') AS verification_warnings,
+        list(DISTINCT v.code ORDER BY v.code) FILTER (WHERE v.severity IN ('error', 'warning')) AS finding_codes,
+        max(v.verified_at) AS last_verified_at
+      FROM verification_results v WHERE v.gateway_id IS NOT NULL GROUP BY v.gateway_id
+    ),
+    gw AS (SELECT gateway_id FROM per UNION SELECT gateway_id FROM res)
+    SELECT g.gateway_id,
+      coalesce(p.segments, 0) AS segments, coalesce(p.records, 0) AS records, coalesce(r.records_in_table, 0) AS records_in_table,
+      p.first_seq, p.last_seq, coalesce(p.gaps, 0) AS gaps, coalesce(p.missing_records, 0) AS missing_records,
+      coalesce(p.seal_chain_breaks, 0) AS seal_chain_breaks, coalesce(p.missing_start, false) AS missing_start,
+      coalesce(p.recovered_segments, 0) AS recovered_segments,
+      coalesce(x.verification_errors, 0) AS verification_errors, coalesce(x.segments_failed, 0) AS segments_failed,
+      coalesce(x.segments_failed_unresolved, 0) AS segments_failed_unresolved, coalesce(x.verification_warnings, 0) AS verification_warnings,
+      coalesce(x.finding_codes, []) AS finding_codes,
+      r.first_record_at, r.last_record_at, p.first_landed_at, p.last_landed_at, p.last_sealed_at, x.last_verified_at,
+      CASE WHEN coalesce(p.gaps, 0) = 0 AND coalesce(p.seal_chain_breaks, 0) = 0 AND NOT coalesce(p.missing_start, false)
+        AND coalesce(x.segments_failed_unresolved, 0) = 0 AND coalesce(p.records, 0) = coalesce(r.records_in_table, 0) THEN 'ok' ELSE 'attention' END AS status
+    FROM gw g LEFT JOIN per p ON p.gateway_id = g.gateway_id LEFT JOIN rec r ON r.gateway_id = g.gateway_id LEFT JOIN res x ON x.gateway_id = g.gateway_id`,
+  ],
+};
