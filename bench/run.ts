@@ -10,9 +10,10 @@ import { decisionSuite } from './decision.js';
 import { gatewaySuite } from './gateway.js';
 import { memorySuite } from './memory.js';
 import { recorderSuite } from './recorder.js';
+import { collectSuite } from './collect.js';
 import type { BenchSuite } from './suite.js';
 
-const SUITES: BenchSuite[] = [decisionSuite, gatewaySuite, memorySuite, recorderSuite];
+const SUITES: BenchSuite[] = [decisionSuite, gatewaySuite, memorySuite, recorderSuite, collectSuite];
 const RESULTS = join(PACKAGE_ROOT, 'bench', 'results');
 
 function depVersion(name: string): string {

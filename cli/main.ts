@@ -9,6 +9,9 @@ import { proxyCommand } from './commands/proxy.js';
 import { tokenCommand } from './commands/token.js';
 import { keygenCommand } from './commands/keygen.js';
 import { verifyLogCommand } from './commands/verify-log.js';
+import { collectCommand } from './commands/collect.js';
+import { queryCommand } from './commands/query.js';
+import { replayCommand } from './commands/replay.js';
 import { CliError } from './errors.js';
 
 await yargs(hideBin(process.argv))
@@ -19,6 +22,9 @@ await yargs(hideBin(process.argv))
   .command(policyCommand)
   .command(analyzeCommand)
   .command(verifyLogCommand)
+  .command(collectCommand)
+  .command(queryCommand)
+  .command(replayCommand)
   .command(keygenCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()

@@ -6,11 +6,12 @@ import { createHash, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Table } from 'apache-arrow';
 import { GENESIS_HASH, hex } from './chain.js';
-import { recomputeHashes } from './column-hash.js';
+import { ColumnHasher, HASH_INDEX, PREV_INDEX, viewsOfBatch } from './column-hash.js';
+import { COLUMNS } from './schema.js';
 import { keyIdOf } from './keys.js';
 import { listSegments, type SegmentFile } from './files.js';
 import { SEAL_FORMAT, bodyOf, sealDigest, signatureValid, type Seal } from './seal.js';
-import { decodeSegment, recordsOf, SegmentReadError } from './segment-reader.js';
+import { decodeSegment, SegmentReadError } from './segment-reader.js';
 
 export type FindingCode =
   | 'unsealed' // no seal: the gateway is still writing it, or crashed and has not restarted
@@ -93,36 +94,48 @@ export async function verifySegmentFile(file: SegmentFile, key: KeyObject, befor
   }
   if (decoded.gatewayId !== file.gatewayId) add('renamed', `the records belong to gateway ${decoded.gatewayId}`);
 
-  const records = recordsOf(decoded.table);
-  result.records = records.length;
-  const hashes = recomputeHashes(decoded.table);
-  let prev: { seq: number; hash: string } | null = before ? { seq: before.seq, hash: before.hash } : null;
+  // Straight from the column buffers: no per-record objects (collect verifies millions).
+  const hasher = new ColumnHasher();
+  const SEQ = COLUMNS.findIndex(([n]) => n === 'seq');
+  let prev: { seq: number; hash: Uint8Array } | null = before ? { seq: before.seq, hash: Buffer.from(before.hash, 'hex') } : null;
+  let first: { seq: number; prevHash: Uint8Array } | null = null;
+  let count = 0;
   let intact = true;
-  for (const r of records) {
-    const h = hex(r.hash);
-    if (hex(hashes.next().value!.computed) !== h) {
-      add('bad_record', `record ${r.seq}: its hash does not match its contents`);
-      intact = false;
-    }
-    if (prev) {
-      if (r.seq > prev.seq + 1) add('sequence_gap', `records ${prev.seq + 1}-${r.seq - 1} are missing`);
-      else if (r.seq <= prev.seq) add('sequence_overlap', `record ${r.seq} comes after record ${prev.seq}`);
-      if (hex(r.prev_hash) !== prev.hash) {
-        add('chain_break', `record ${r.seq} does not chain to record ${prev.seq}`);
+  for (const batch of decoded.table.batches) {
+    const views = viewsOfBatch(batch.data.children);
+    const seqWords = views[SEQ]!.words!;
+    const prevBytes = views[PREV_INDEX]!.bytes!;
+    const hashBytes = views[HASH_INDEX]!.bytes!;
+    for (let i = 0; i < batch.numRows; i++, count++) {
+      const seq = seqWords[2 * i + 1]! * 0x1_0000_0000 + (seqWords[2 * i]! >>> 0);
+      const storedPrev = prevBytes.subarray(32 * i, 32 * i + 32);
+      const stored = hashBytes.subarray(32 * i, 32 * i + 32);
+      first ??= { seq, prevHash: storedPrev };
+      if (!sameBytes(hasher.hash(views, i, storedPrev), stored)) {
+        add('bad_record', `record ${seq}: its hash does not match its contents`);
         intact = false;
       }
+      if (prev) {
+        if (seq > prev.seq + 1) add('sequence_gap', `records ${prev.seq + 1}-${seq - 1} are missing`);
+        else if (seq <= prev.seq) add('sequence_overlap', `record ${seq} comes after record ${prev.seq}`);
+        if (!sameBytes(storedPrev, prev.hash)) {
+          add('chain_break', `record ${seq} does not chain to record ${prev.seq}`);
+          intact = false;
+        }
+      }
+      prev = { seq, hash: stored };
     }
-    prev = { seq: r.seq, hash: h };
   }
-  result.firstSeq = records[0]?.seq ?? null;
-  result.lastSeq = records.at(-1)?.seq ?? null;
+  result.records = count;
+  result.firstSeq = first?.seq ?? null;
+  result.lastSeq = count ? prev!.seq : null;
+  const last = count && prev ? { seq: prev.seq, hash: hex(prev.hash) } : null;
 
   if (seal) {
-    const first = records[0];
-    if (seal.records !== records.length || (first && seal.first_seq !== first.seq) || (prev && seal.last_seq !== prev.seq) || (prev && seal.last_hash !== prev.hash)) {
-      add('seal_mismatch', `the seal says records ${seal.first_seq}-${seal.last_seq} (${seal.records}); the segment holds ${records.length}${first ? ` from ${first.seq}` : ''}`);
+    if (seal.records !== count || (first && seal.first_seq !== first.seq) || (last && seal.last_seq !== last.seq) || (last && seal.last_hash !== last.hash)) {
+      add('seal_mismatch', `the seal says records ${seal.first_seq}-${seal.last_seq} (${seal.records}); the segment holds ${count}${first ? ` from ${first.seq}` : ''}`);
     }
-    if (first && seal.first_prev_hash !== hex(first.prev_hash)) add('seal_mismatch', 'the seal\'s first_prev_hash is not the first record\'s prev_hash');
+    if (first && seal.first_prev_hash !== hex(first.prevHash)) add('seal_mismatch', 'the seal\'s first_prev_hash is not the first record\'s prev_hash');
     if (before && seal.prev_seal_sha256 !== before.sealSha256) {
       add('seal_chain_break', before.sealSha256 ? 'the seal does not name the previous segment\'s seal: a segment before it is missing or was replaced' : 'the seal names a previous seal, but this is the first segment');
     }
@@ -132,10 +145,10 @@ export async function verifySegmentFile(file: SegmentFile, key: KeyObject, befor
   } else {
     add('unsealed', 'not sealed: the gateway is still writing it, or stopped without sealing (restart it to recover)');
   }
-  if (intact && prev) {
+  if (intact && last) {
     const sealSha256 = seal ? sealDigest(bodyOf(seal)) : null;
-    result.end = { seq: prev.seq, hash: prev.hash, sealSha256 };
-  } else if (intact && seal && records.length === 0 && before) {
+    result.end = { seq: last.seq, hash: last.hash, sealSha256 };
+  } else if (intact && seal && count === 0 && before) {
     result.end = { ...before, sealSha256: sealDigest(bodyOf(seal)) };
   }
   return result;
@@ -207,4 +220,10 @@ export async function verifyDirectory(dir: string, key: KeyObject, opts: VerifyO
     report.gateways.push(g);
   }
   return report;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
