@@ -72,7 +72,8 @@ export interface MaskInstruction {
 export interface StatementDecision {
   allow: boolean;
   deny: string[];
-  approval: { required: boolean; approvers: string[]; reason: string; ttl_seconds: number };
+  /** `count`: distinct approvers needed (N-of-M), 1 when the policy does not say. */
+  approval: { required: boolean; approvers: string[]; reason: string; ttl_seconds: number; count?: number };
   mask: MaskInstruction[];
   detectors: string[];
   tags: string[];

@@ -5,7 +5,7 @@ import { statementOutcome, type Outcome } from './engine.js';
 export interface CombinedVerdict {
   outcome: Outcome;
   deny: string[];
-  approval: { required: boolean; approvers: string[]; reason: string; ttl_seconds: number };
+  approval: { required: boolean; approvers: string[]; reason: string; ttl_seconds: number; count: number };
   mask: MaskInstruction[];
   detectors: string[];
   tags: string[];
@@ -28,6 +28,7 @@ export function combineDecisions(decisions: StatementDecision[]): CombinedVerdic
       approvers: uniq(held.flatMap((d) => d.approval.approvers)),
       reason: held.map((d) => d.approval.reason).join('; '),
       ttl_seconds: held.length ? Math.min(...held.map((d) => d.approval.ttl_seconds)) : 0,
+      count: held.length ? Math.max(...held.map((d) => d.approval.count ?? 1)) : 1,
     },
     mask: [...masks.values()],
     detectors: uniq(decisions.flatMap((d) => d.detectors)),

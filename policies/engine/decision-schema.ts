@@ -33,6 +33,8 @@ export const statementDecisionSchema = {
         approvers: stringArray,
         reason: { type: 'string' },
         ttl_seconds: { type: 'number', minimum: 0 },
+        // Distinct approvers needed (N-of-M); absent means 1.
+        count: { type: 'integer', minimum: 1 },
       },
     },
     mask: {

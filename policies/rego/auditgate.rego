@@ -102,6 +102,7 @@ statement := {
 		"approvers": sort(approvers),
 		"reason": approval_reason,
 		"ttl_seconds": approval_ttl_seconds,
+		"count": approvals_count,
 	},
 	"mask": sort({m | some m in rs.mask}),
 	"detectors": sort({d | some d in rs.detectors}),
@@ -123,6 +124,14 @@ approvers := {g | some a in approval_requests; some g in a.approvers}
 approval_reason := concat("; ", sort({r | some a in approval_requests; r := a.reason; is_string(r)}))
 
 default approval_ttl_seconds := 0
+
+# How many distinct approvers must approve: the most any rule asks for (at least 1).
+default approvals_count := 1
+
+approvals_count := max(counts) if {
+	counts := {c | some a in approval_requests; c := a.count; is_number(c)}
+	count(counts) > 0
+}
 
 approval_ttl_seconds := min(ttls) if {
 	ttls := {t | some a in approval_requests; t := a.ttl_seconds; is_number(t)}

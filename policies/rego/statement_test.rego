@@ -9,7 +9,7 @@ test_plain_read_is_allowed_and_cacheable if {
 	})
 	d.allow
 	d.deny == []
-	d.approval == {"required": false, "approvers": [], "reason": "", "ttl_seconds": 0}
+	d.approval == {"required": false, "approvers": [], "reason": "", "ttl_seconds": 0, "count": 1}
 	d.mask == []
 	d.cacheable
 }
@@ -22,6 +22,15 @@ test_delete_without_where_inside_a_cte_is_refused if {
 	d.allow == false
 	fx.any_contains(d.deny, "DELETE on public.orders without WHERE is not allowed")
 	d.approval.required == false
+}
+
+test_an_approval_setting_can_demand_several_approvers if {
+	fields := {"kind": "update", "command_tag": "UPDATE", "operations": [{"kind": "update", "table": fx.orders, "has_where": true}]}
+	two := object.union(data.auditgate_config.approvals, {"production_writes": {"approvers": ["dba-oncall"], "ttl_seconds": 900, "count": 2}})
+	held := data.auditgate.statement with input as fx.statement_input(fx.writer_agent, fx.writer_session, fields)
+		with data.auditgate_config.approvals as two
+	held.approval.required
+	held.approval.count == 2
 }
 
 test_production_update_needs_approval_and_an_approval_releases_it if {

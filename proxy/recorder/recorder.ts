@@ -59,6 +59,7 @@ export class Recorder {
   private closed = false;
   private failureReason: string | null = null;
   private written = 0;
+  private urgentQueued = false;
 
   private constructor(
     private readonly opts: RecorderOptions,
@@ -78,7 +79,8 @@ export class Recorder {
     const chain = await recoverChain(opts.directory, opts.gatewayId, opts.key);
     for (const note of chain.notes) opts.log?.warn(`recorder recovery: ${note}`);
     const r = new Recorder(opts, chain);
-    const tick = opts.durability === 'batched' ? opts.batchIntervalMs : Math.min(opts.segmentMaxAgeMs, 60_000);
+    // Batched mode writes every interval; strict mode writes non-urgent records within it too.
+    const tick = Math.min(opts.batchIntervalMs, opts.segmentMaxAgeMs);
     r.timer = setInterval(() => r.onTick(), Math.max(10, tick));
     r.timer.unref();
     return r;
@@ -109,8 +111,13 @@ export class Recorder {
   /**
    * strict: resolves once the record is durable, rejects (RecorderUnavailable) if it cannot be
    * written. batched: resolves at once; rejects only while writing fails and the backlog is full.
+   *
+   * `urgent: false` (strict mode): nobody waits on this record (an outcome, a session's end), so
+   * it does not start a sync of its own; it goes with the next urgent record's sync, or within
+   * `batchIntervalMs`. Otherwise every statement would pay two syncs: its intent, and the
+   * previous statement's outcome that happened to start one just before.
    */
-  append(input: RecordInput): Promise<void> {
+  append(input: RecordInput, urgent = true): Promise<void> {
     if (this.closed) return Promise.reject(new RecorderUnavailable('the recorder is closed'));
     if (this.opts.durability === 'batched') {
       if (this.failureReason && this.queue.length >= this.opts.maxPendingRecords) {
@@ -121,7 +128,10 @@ export class Recorder {
     }
     return new Promise((resolve, reject) => {
       this.queue.push({ input, resolve, reject });
-      if (!this.busy) this.schedule(() => this.flush());
+      if (urgent) {
+        this.urgentQueued = true;
+        if (!this.busy) this.schedule(() => this.flush());
+      }
     });
   }
 
@@ -142,7 +152,7 @@ export class Recorder {
     this.busy = true;
     this.ops = this.ops.then(op).catch((err: Error) => this.opts.log?.error('recorder error', { error: err.message })).finally(() => {
       this.busy = false;
-      if (this.queue.length && this.opts.durability === 'strict' && !this.failureReason) this.schedule(() => this.flush());
+      if (this.urgentQueued && this.opts.durability === 'strict' && !this.failureReason) this.schedule(() => this.flush());
     });
   }
 
@@ -155,6 +165,7 @@ export class Recorder {
 
   private async flush(): Promise<void> {
     while (this.queue.length) {
+      this.urgentQueued = false;
       const group = this.queue.slice(0, MAX_GROUP);
       try {
         await this.writeGroup(group);

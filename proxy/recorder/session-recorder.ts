@@ -116,7 +116,7 @@ export class SessionRecorder {
   }
 
   private fireAndLog(input: RecordInput): void {
-    this.recorder.append(input).catch((err: Error) => this.log.error('audit record lost', { kind: input.kind, session: input.session_id, error: err.message }));
+    this.recorder.append(input, false).catch((err: Error) => this.log.error('audit record lost', { kind: input.kind, session: input.session_id, error: err.message }));
   }
 }
 

@@ -80,7 +80,7 @@ export class Gateway {
       if (!(err instanceof StartupRefused)) this.opts.log.error('startup crashed', { error: (err as Error).stack });
       else if (this.opts.recorder && err.context.clientAddress !== undefined) {
         const rec = refusedConnectionRecord(err.context, err.sqlstate, err.detail ? `${err.message} (${err.detail})` : err.message, this.opts.engine.bundleSha256);
-        this.opts.recorder.append(rec).catch((e: Error) => this.opts.log.error('audit record lost', { kind: 'session_start', error: e.message }));
+        this.opts.recorder.append(rec, false).catch((e: Error) => this.opts.log.error('audit record lost', { kind: 'session_start', error: e.message }));
       }
       return;
     }

@@ -136,8 +136,10 @@ describe('strict mode when the record cannot be written', () => {
       await client.connect();
       await client.query('SELECT 1');
       await writeFile(join(segs, 'filler'), Buffer.alloc(1 << 20)).catch(() => {}); // the disk is now full
-      await expect(client.query(`INSERT INTO scratch.notes (body) VALUES ('${tag}')`)).rejects.toMatchObject({ code: '58030' });
-      await expect(client.query('INSERT INTO scratch.notes (body) VALUES ($1)', [tag])).rejects.toMatchObject({ code: '58030' });
+      // Padded past a page: a small record could still fit in the segment's last allocated page.
+      const pad = `/* ${'x'.repeat(16_384)} */`;
+      await expect(client.query(`INSERT INTO scratch.notes (body) VALUES ('${tag}') ${pad}`)).rejects.toMatchObject({ code: '58030' });
+      await expect(client.query(`INSERT INTO scratch.notes (body) VALUES ($1) ${pad}`, [tag])).rejects.toMatchObject({ code: '58030' });
       expect((await directQuery('SELECT count(*)::int AS n FROM scratch.notes WHERE body = $1', [tag])).rows[0].n).toBe(0);
       await unlink(join(segs, 'filler'));
       await client.query(`INSERT INTO scratch.notes (body) VALUES ('${tag}')`);

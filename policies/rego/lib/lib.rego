@@ -210,3 +210,6 @@ mask_method(spec) := spec.method if {
 } else := cfg.masking.default_method if {
 	is_string(cfg.masking.default_method)
 } else := "redact"
+
+# How many distinct approvers an approval setting demands (`count`, default 1).
+approvals_required(setting) := object.get(setting, "count", 1)

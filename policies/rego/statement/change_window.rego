@@ -52,6 +52,7 @@ approval contains {
 	"approvers": window.approvers,
 	"reason": concat("", [outside_window_reason, " require approval"]),
 	"ttl_seconds": window.ttl_seconds,
+	"count": lib.approvals_required(window),
 } if {
 	window_applies
 	not inside_window

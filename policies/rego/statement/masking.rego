@@ -42,6 +42,7 @@ approval contains {
 		" requires approval: the copy would not be masked",
 	]),
 	"ttl_seconds": lib.cfg.approvals.sensitive_copies.ttl_seconds,
+	"count": lib.approvals_required(lib.cfg.approvals.sensitive_copies),
 } if {
 	count(masked_tables) > 0
 	some op in lib.stmt.operations

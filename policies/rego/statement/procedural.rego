@@ -39,6 +39,7 @@ approval contains {
 	"approvers": lib.cfg.approvals.procedural.approvers,
 	"reason": concat("", [procedural_label, " requires approval: its code is opaque to the gateway"]),
 	"ttl_seconds": lib.cfg.approvals.procedural.ttl_seconds,
+	"count": lib.approvals_required(lib.cfg.approvals.procedural),
 } if {
 	lib.stmt.kind == "procedural"
 	procedural_action == "approval"
@@ -83,6 +84,7 @@ approval contains {
 	"approvers": lib.cfg.approvals.calls.approvers,
 	"reason": concat("", ["CALL of ", call_target, " requires approval: not on the procedure allow-list"]),
 	"ttl_seconds": lib.cfg.approvals.calls.ttl_seconds,
+	"count": lib.approvals_required(lib.cfg.approvals.calls),
 } if {
 	call_needs_approval
 }

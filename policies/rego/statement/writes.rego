@@ -36,6 +36,7 @@ production_approval(reason) := {
 	"approvers": lib.cfg.approvals.production_writes.approvers,
 	"reason": reason,
 	"ttl_seconds": lib.cfg.approvals.production_writes.ttl_seconds,
+	"count": lib.approvals_required(lib.cfg.approvals.production_writes),
 }
 
 approval contains production_approval(concat("", [
