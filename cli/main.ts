@@ -12,6 +12,8 @@ import { verifyLogCommand } from './commands/verify-log.js';
 import { collectCommand } from './commands/collect.js';
 import { queryCommand } from './commands/query.js';
 import { replayCommand } from './commands/replay.js';
+import { approvalsCommand } from './commands/approvals.js';
+import { accessCommand } from './commands/access.js';
 import { CliError } from './errors.js';
 
 await yargs(hideBin(process.argv))
@@ -25,6 +27,8 @@ await yargs(hideBin(process.argv))
   .command(collectCommand)
   .command(queryCommand)
   .command(replayCommand)
+  .command(approvalsCommand)
+  .command(accessCommand)
   .command(keygenCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()

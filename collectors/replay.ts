@@ -183,7 +183,7 @@ export function formatTranscript(t: Transcript): string {
       out.push(`${head} ${sql[0]}`);
       for (const line of sql.slice(1)) out.push(`${pad}${line}`);
       const notes: string[] = [];
-      if (e.approvalId) notes.push(`released by approval ${e.approvalId}`);
+      if (e.approvalId) notes.push(e.decision === 'approval_required' ? `approval request ${e.approvalId}` : `released by approval ${e.approvalId}`);
       if (e.decision !== 'allow' && e.decision !== 'approved' && e.reasons.length) notes.push(`${e.decision === 'approval_required' ? 'held' : 'refused'}: ${e.reasons.join('; ')}`);
       if (e.executed === 'yes') {
         const what = e.errorSqlstate ? `failed with SQLSTATE ${e.errorSqlstate}` : e.rows === null ? 'done' : plural(e.rows, 'row');

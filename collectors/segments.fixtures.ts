@@ -62,11 +62,13 @@ export function scriptedWorkload(): RecordInput[] {
     stmt(s1, 1, 'SELECT id, email FROM public.customers LIMIT 3', 'select', 'SELECT', tables(['public', 'customers', 'read']), 'allow'),
     end(s1, 1, { rows: 3, masked: JSON.stringify([{ column: 'public.customers.email', method: 'email', reason: 'pii', count: 3 }]), detector_hits: '{"email":1}' }),
     stmt(s1, 2, 'DELETE FROM orders', 'delete', 'DELETE', tables([null, 'orders', 'write']), 'deny'),
-    stmt(s1, 3, "UPDATE customers SET phone = '555' WHERE id = 7", 'update', 'UPDATE', tables([null, 'customers', 'write']), 'approval_required'),
-    { kind: 'approval', ...s1, statement_id: 3, approval_id: 'appr-1', detail: JSON.stringify({ event: 'requested', approvers: ['dba'], reason: 'production write', ttl_seconds: 900 }) },
-    { kind: 'approval', ...s1, statement_id: 3, approval_id: 'appr-1', detail: JSON.stringify({ event: 'approved', by: 'human:alice' }) },
-    { kind: 'approval', ...s1, statement_id: 3, approval_id: 'appr-1', detail: JSON.stringify({ event: 'released' }) },
-    stmt(s1, 4, "UPDATE customers SET phone = '555' WHERE id = 7", 'update', 'UPDATE', tables([null, 'customers', 'write']), 'allow', { approval_id: 'appr-1' }),
+    // As the gateway records a held statement (proxy/server.ts approvalRecord, the relay's throughApproval):
+    // the held attempt and the release are statement records carrying the request's id.
+    stmt(s1, 3, "UPDATE customers SET phone = '555' WHERE id = 7", 'update', 'UPDATE', tables([null, 'customers', 'write']), 'approval_required', { approval_id: 'appr-1' }),
+    { kind: 'approval', ...s1, approval_id: 'appr-1', decision: 'requested', detail: JSON.stringify({ event: 'requested', approvers: ['dba'], required_approvals: 1, reason: 'production write', ttl_seconds: 900 }) },
+    { kind: 'approval', ...s1, approval_id: 'appr-1', decision: 'approved', detail: JSON.stringify({ event: 'approved', by: 'human:alice', approvers: ['dba'], required_approvals: 1 }) },
+    { kind: 'approval', ...s1, approval_id: 'appr-1', decision: 'released', detail: JSON.stringify({ event: 'released' }) },
+    stmt(s1, 4, "UPDATE customers SET phone = '555' WHERE id = 7", 'update', 'UPDATE', tables([null, 'customers', 'write']), 'approved', { approval_id: 'appr-1' }),
     end(s1, 4, { rows: 1 }),
     stmt(s1, 5, 'SELECT count(*) FROM customers', 'select', 'SELECT', tables([null, 'customers', 'read']), 'allow'),
     end(s1, 5, { rows: 1 }),

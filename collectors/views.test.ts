@@ -43,7 +43,7 @@ describe('record views', () => {
       { statement_id: 1, decision: 'allow', executed: 'yes', rows: 3, error_sqlstate: null },
       { statement_id: 2, decision: 'deny', executed: 'no', rows: null, error_sqlstate: null },
       { statement_id: 3, decision: 'approval_required', executed: 'no', rows: null, error_sqlstate: null },
-      { statement_id: 4, decision: 'allow', executed: 'yes', rows: 1, error_sqlstate: null },
+      { statement_id: 4, decision: 'approved', executed: 'yes', rows: 1, error_sqlstate: null },
       { statement_id: 5, decision: 'allow', executed: 'yes', rows: 1, error_sqlstate: null },
       { statement_id: 6, decision: 'allow', executed: 'yes', rows: 1, error_sqlstate: null },
       { statement_id: 7, decision: 'allow', executed: 'yes', rows: null, error_sqlstate: '57014' },
@@ -68,7 +68,7 @@ describe('record views', () => {
     expect(await all(`SELECT statement_id, detector, hits FROM detector_events`)).toEqual([{ statement_id: 1, detector: 'email', hits: 1 }]);
     expect(await all(`SELECT approval_id, event, actor, approvers, reason FROM approvals ORDER BY seq`)).toEqual([
       { approval_id: 'appr-1', event: 'requested', actor: null, approvers: ['dba'], reason: 'production write' },
-      { approval_id: 'appr-1', event: 'approved', actor: 'human:alice', approvers: null, reason: null },
+      { approval_id: 'appr-1', event: 'approved', actor: 'human:alice', approvers: ['dba'], reason: null },
       { approval_id: 'appr-1', event: 'released', actor: null, approvers: null, reason: null },
     ]);
     expect(await all(`SELECT bundle_sha256, source, revision, manifest_known, loads, statements_decided, sessions_decided, gateways FROM policy_bundles ORDER BY first_seen`)).toEqual([

@@ -25,6 +25,16 @@ export interface SessionInfo {
   /** The role the connect decision granted (present for statement decisions). */
   upstream_role?: string;
   read_only?: boolean;
+  /** Set when upstream_role came from an approved access request: usable until `until`. */
+  grant?: AccessGrant;
+}
+
+/** An active grant from an approved access request (`auditgate access request`). */
+export interface AccessGrant {
+  request_id: string;
+  role: string;
+  /** RFC 3339, UTC (toISOString shape). */
+  until: string;
 }
 
 /** Time comes in the input: the wasm target has no time.* builtins. */
@@ -48,6 +58,8 @@ export interface ConnectInput {
   identity: Identity;
   session: SessionInfo;
   time: TimeInfo;
+  /** Active access grants of this identity (empty without approvals). */
+  grants?: AccessGrant[];
 }
 
 export interface StatementInput extends ConnectInput {

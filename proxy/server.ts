@@ -20,6 +20,10 @@ import type { Verdict } from './session/statement-gate.js';
 import { createLogger, type Logger } from './session/logger.js';
 import { Recorder } from './recorder/recorder.js';
 import { openSigningKey } from './recorder/signing-key-file.js';
+import { createApprovalService } from './approvals/service.js';
+import type { ApprovalEvent, ApprovalService } from './approvals/types.js';
+import { createWebhookNotifier, type WebhookNotifier } from './approvals/webhook.js';
+import { startAdminServer, type AdminServer } from './admin/server.js';
 import type { UpstreamPort } from './session/startup.js';
 import { cancelUpstream, connectUpstream, type UpstreamTarget } from './upstream/index.js';
 
@@ -27,6 +31,9 @@ export interface RunningGateway {
   address: AddressInfo;
   engine: PolicyEngine;
   recorder: Recorder;
+  /** The approval service and admin listener (null unless approvals.mode is hold or retry). */
+  approvals: ApprovalService | null;
+  admin: AdminServer | null;
   gateway: Gateway;
   close(): Promise<void>;
 }
@@ -78,6 +85,39 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
     log.warn('the development issuer is trusted (identity.dev_issuer): never in production', { issuer: dev.issuer });
   }
   const verifier = new IdentityVerifier({ issuers, claims: config.identity.claims });
+
+  // Approvals: the shared control database, the admin listener approvers use, the webhook.
+  const ac = config.approvals;
+  let approvals: ApprovalService | null = null;
+  let admin: AdminServer | null = null;
+  let webhook: WebhookNotifier | null = null;
+  if (ac.mode !== 'deny' && ac.store_url) {
+    approvals = await createApprovalService({ url: ac.store_url, gatewayId: rc.gateway_id, log });
+    const service = approvals;
+    if (ac.webhook) webhook = createWebhookNotifier({ url: ac.webhook.url, timeoutMs: ac.webhook.timeout_ms, maxAttempts: ac.webhook.max_attempts, log });
+    service.onEvent((e) => {
+      webhook?.notify(e);
+      recorder.append(approvalRecord(e), false).catch((err: Error) => log.error('audit record lost', { kind: 'approval', error: err.message }));
+    });
+    if (ac.admin.enabled) {
+      admin = await startAdminServer({
+        host: ac.admin.host,
+        port: ac.admin.port,
+        tls: ac.admin.tls ? { cert: await readFile(ac.admin.tls.cert_file), key: await readFile(ac.admin.tls.key_file) } : undefined,
+        service,
+        controlDatabaseUrl: ac.store_url,
+        gatewayId: rc.gateway_id,
+        verifyToken: (token) => verifier.verify(token),
+        accessPolicy: (role) => {
+          const r = ac.access_roles[role];
+          return r ? { approver_groups: r.approvers, required_approvals: r.count, ttl_seconds: r.ttl_seconds, max_minutes: r.max_minutes } : null;
+        },
+        requestableRoles: Object.keys(ac.access_roles),
+        log,
+      });
+      log.info('approvals admin listening', { url: admin.url, mode: ac.mode });
+    }
+  }
 
   const tls = config.listen.tls
     ? createSecureContext({ cert: await readFile(config.listen.tls.cert_file), key: await readFile(config.listen.tls.key_file) })
@@ -139,6 +179,7 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
     tls,
     engine,
     verifyToken: (token) => verifier.verify(token),
+    activeGrants: approvals ? async (subject) => (await approvals!.activeGrants(subject)).map((g) => ({ request_id: g.request_id, role: g.role, until: new Date(g.until).toISOString() })) : undefined,
     upstream,
     target: config.upstream.name,
     environment: config.upstream.environment,
@@ -148,6 +189,7 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
     resultFilterFor: (session) => maskingFilterFactory(masking, session.database),
     decisionCache,
     recorder,
+    approvals: approvals && ac.mode !== 'deny' ? { service: approvals, mode: ac.mode, gatewayId: rc.gateway_id, maxWaitSeconds: ac.max_wait_seconds } : undefined,
     onDdl: () => {
       for (const r of resolvers.values()) r.invalidate();
     },
@@ -174,11 +216,55 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
     engine,
     gateway,
     recorder,
+    approvals,
+    admin,
     async close() {
       unwatchFile(bundlePath, onBundleChange);
+      await admin?.close();
       await gateway.close();
+      await webhook?.close();
+      await approvals?.close();
       await recorder.close();
       await Promise.all([...pools.values()].map((p) => p.end()));
     },
+  };
+}
+
+/** An approval event as a record: who did what to which request (never the bound values). */
+function approvalRecord(e: ApprovalEvent): Parameters<Recorder['append']>[0] {
+  const r = e.request;
+  const decision = 'decision' in e ? e.decision : null;
+  return {
+    kind: 'approval',
+    approval_id: r.id,
+    session_id: r.type === 'statement' ? r.session_id : null,
+    subject: r.requester.subject,
+    issuer: r.requester.issuer,
+    identity_kind: r.requester.kind,
+    groups: JSON.stringify(r.requester.groups),
+    claims: JSON.stringify(r.requester.claims),
+    database: r.type === 'statement' ? r.database : null,
+    upstream_role: r.type === 'statement' ? r.upstream_role : r.role,
+    sql: r.type === 'statement' ? r.sql : null,
+    decision: e.event,
+    reasons: JSON.stringify([r.reason]),
+    detail: JSON.stringify({
+      event: e.event,
+      type: r.type,
+      status: r.status,
+      by: decision?.approver.subject ?? null,
+      by_groups: decision?.approver.groups ?? null,
+      comment: decision?.comment ?? null,
+      approvers: r.approver_groups,
+      required_approvals: r.required_approvals,
+      reason: r.reason,
+      ttl_seconds: Math.round((Date.parse(r.expires_at) - Date.parse(r.created_at)) / 1000),
+      expires_at: r.expires_at,
+      statement_hash: r.type === 'statement' ? r.statement_hash : null,
+      role: r.type === 'access' ? r.role : null,
+      minutes: r.type === 'access' ? r.minutes : null,
+      granted_until: r.type === 'access' ? r.granted_until : null,
+      released_by_gateway: r.type === 'statement' ? r.released_by_gateway : null,
+    }),
   };
 }

@@ -34,7 +34,7 @@ const list = (xs: string[]) => `[${xs.map((x) => `'${x}'`).join(', ')}]`;
 
 export const viewsSchema: SchemaPart = {
   name: 'views',
-  version: 1,
+  version: 2,
   statements: [
     // identity × upstream role × database × object × action, and whether a standing grant
     // (the newest entitlement snapshot) covers it.
@@ -100,22 +100,31 @@ export const viewsSchema: SchemaPart = {
         arg_min(subject, ts) AS requested_by,
         arg_min(approvers, ts) FILTER (WHERE approvers IS NOT NULL) AS approvers,
         arg_min(reason, ts) FILTER (WHERE event = 'requested') AS request_reason,
-        arg_max(event, ts) FILTER (WHERE event IN ('approved', 'rejected', 'denied', 'expired', 'cancelled')) AS outcome,
+        -- 'granted': enough approvers approved (one 'approved' event per approver).
+        arg_max(CASE event WHEN 'granted' THEN 'approved' ELSE event END, ts)
+          FILTER (WHERE event IN ('granted', 'rejected', 'denied', 'expired', 'cancelled', 'withdrawn')) AS outcome,
         arg_max(actor, ts) FILTER (WHERE event IN ('approved', 'rejected', 'denied', 'cancelled')) AS decided_by,
-        max(ts) FILTER (WHERE event IN ('approved', 'rejected', 'denied', 'expired', 'cancelled')) AS decided_at,
+        list(DISTINCT actor ORDER BY actor) FILTER (WHERE event = 'approved' AND actor IS NOT NULL) AS approved_by,
+        max(TRY_CAST(detail ->> 'required_approvals' AS INTEGER)) AS required_approvals,
+        max(ts) FILTER (WHERE event IN ('granted', 'rejected', 'denied', 'expired', 'cancelled', 'withdrawn')) AS decided_at,
+        max(ts) FILTER (WHERE event = 'approved') AS last_approved_at,
         max(ts) FILTER (WHERE event = 'released') AS released_at,
         count(*) AS events
       FROM approvals WHERE approval_id IS NOT NULL GROUP BY approval_id
     ),
-    held AS (SELECT * FROM statements WHERE decision = 'approval_required'),
+    held AS (
+      SELECT * FROM statements WHERE decision = 'approval_required'
+      QUALIFY approval_id IS NULL OR row_number() OVER (PARTITION BY approval_id ORDER BY seq) = 1
+    ),
     base AS (
       SELECT r.*, h.gateway_id AS h_gateway, h.session_id AS h_session, h.statement_id AS h_statement, h.ts AS held_at,
         h.subject, h.identity_kind, h.database, h.upstream_role, h.sql, h.statement_kind, h.tables, h.reasons AS policy_reasons
       FROM req r
-      FULL OUTER JOIN held h ON h.gateway_id = r.gateway_id AND h.session_id = r.session_id AND h.statement_id = r.statement_id
+      FULL OUTER JOIN held h ON h.approval_id = r.approval_id
     ),
     released AS (
-      SELECT approval_id, min(ts) AS executed_at, arg_min(executed, ts) AS executed, arg_min("rows", ts) AS "rows", arg_min(error_sqlstate, ts) AS error_sqlstate
+      SELECT approval_id, min(ts) AS executed_at, arg_min(executed, ts) AS executed, arg_min("rows", ts) AS "rows", arg_min(error_sqlstate, ts) AS error_sqlstate,
+        count(*) AS executions
       FROM statements WHERE approval_id IS NOT NULL AND decision IN ('allow', 'approved') GROUP BY approval_id
     )
     SELECT
@@ -126,11 +135,25 @@ export const viewsSchema: SchemaPart = {
       coalesce(b.subject, b.requested_by) AS subject, b.identity_kind, b.database, b.upstream_role,
       b.sql, b.statement_kind, b.tables, b.policy_reasons, b.approvers, b.request_reason,
       coalesce(b.requested_at, b.held_at) AS requested_at,
-      CASE WHEN b.outcome IS NOT NULL THEN b.outcome WHEN b.approval_id IS NULL THEN 'no approval record' ELSE 'pending' END AS outcome,
-      b.decided_by, b.decided_at,
-      epoch(b.decided_at) - epoch(coalesce(b.requested_at, b.held_at)) AS decision_seconds,
-      b.decided_by IS NOT NULL AND b.decided_by = coalesce(b.subject, b.requested_by) AS self_approved,
+      CASE
+        WHEN b.outcome IS NOT NULL THEN b.outcome
+        -- Enough approvers approved (records without a 'granted' event say it this way).
+        WHEN len(coalesce(b.approved_by, [])) >= coalesce(b.required_approvals, 1) THEN 'approved'
+        WHEN b.approval_id IS NULL THEN 'no approval record'
+        ELSE 'pending' END AS outcome,
+      b.decided_by,
+      coalesce(b.decided_at, CASE WHEN b.outcome IS NULL AND len(coalesce(b.approved_by, [])) >= coalesce(b.required_approvals, 1) THEN b.last_approved_at END) AS decided_at,
+      epoch(coalesce(b.decided_at, CASE WHEN b.outcome IS NULL AND len(coalesce(b.approved_by, [])) >= coalesce(b.required_approvals, 1) THEN b.last_approved_at END))
+        - epoch(coalesce(b.requested_at, b.held_at)) AS decision_seconds,
+      b.approved_by, b.required_approvals,
+      -- Separation of duties: the requester among the approvers, or fewer approvers than required.
+      list_contains(coalesce(b.approved_by, []), coalesce(b.subject, b.requested_by)) AS self_approved,
+      coalesce(b.outcome = 'approved' AND len(coalesce(b.approved_by, [])) < coalesce(b.required_approvals, 1), false) AS too_few_approvers,
       b.released_at, x.executed_at, coalesce(x.executed, 'no') AS executed, x."rows", x.error_sqlstate,
+      coalesce(x.executions, 0) AS executions,
+      -- Should never be true: an execution without a granted approval, or more than one.
+      (x.executed_at IS NOT NULL AND coalesce(b.outcome, CASE WHEN len(coalesce(b.approved_by, [])) >= coalesce(b.required_approvals, 1) THEN 'approved' END, '') <> 'approved')
+        OR coalesce(x.executions, 0) > 1 AS release_violation,
       coalesce(b.events, 0) AS events
     FROM base b LEFT JOIN released x ON x.approval_id = b.approval_id`,
 

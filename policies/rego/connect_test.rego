@@ -49,3 +49,11 @@ test_environments_come_from_data if {
 	d.allow == false
 	fx.any_contains(d.deny, "environment 'production' is not a known environment")
 }
+
+test_an_active_access_grant_gives_its_role if {
+	grant := {"request_id": "r-1", "role": "auditgate_writer", "until": "2030-01-01T00:00:00.000Z"}
+	d := data.auditgate.connect with input as object.union(fx.connect_input(fx.agent), {"grants": [grant]})
+	d.allow
+	d.upstream_role == "auditgate_writer"
+	d.read_only == false
+}

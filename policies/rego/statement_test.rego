@@ -167,3 +167,14 @@ test_clearance_claim_clears_when_enabled if {
 		with data.auditgate_config.masking.clearance_claim as "auditgate_clearances"
 	on.mask == [{"column": "public.customers.card_number", "method": "partial"}]
 }
+
+test_a_session_on_an_access_grant_is_refused_once_the_grant_ends if {
+	fields := {"tables": [{"schema": "public", "name": "orders", "access": "read"}]}
+	granted := object.union(fx.writer_session, {"grant": {"request_id": "r-1", "role": "auditgate_writer", "until": "2026-01-05T10:30:00.000Z"}})
+	before := data.auditgate.statement with input as object.union(fx.statement_input(fx.agent, granted, fields), {"time": {"now": "2026-01-05T10:29:59.000Z", "hour": 10, "weekday": "monday"}})
+	before.allow
+	before.cacheable == false
+	after := data.auditgate.statement with input as object.union(fx.statement_input(fx.agent, granted, fields), {"time": {"now": "2026-01-05T10:30:00.000Z", "hour": 10, "weekday": "monday"}})
+	after.allow == false
+	fx.any_contains(after.deny, "the access grant r-1 for role auditgate_writer ended at 2026-01-05T10:30:00.000Z")
+}

@@ -49,7 +49,7 @@ const ALL_KEYS = schemaKeys(gatewayConfigSchema as unknown as Node);
 describe('auditgate.example.yaml', () => {
   let dir: string;
   let example: Record<string, any>;
-  const env = { AUDITGATE_READER_PASSWORD: 'example-reader-pw-41a', AUDITGATE_MASK_HASH_KEY: 'example-hash-key-b7e' };
+  const env = { AUDITGATE_READER_PASSWORD: 'example-reader-pw-41a', AUDITGATE_MASK_HASH_KEY: 'example-hash-key-b7e', AUDITGATE_CONTROL_DB: 'postgres://auditgate:example-control-pw-5d2@127.0.0.1/auditgate_control' };
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'auditgate-example-'));
@@ -60,6 +60,8 @@ describe('auditgate.example.yaml', () => {
       example.listen.tls.key_file,
       example.policy.bundle,
       example.upstream.tls.ca_file,
+      example.approvals.admin.tls.cert_file,
+      example.approvals.admin.tls.key_file,
       ...example.identity.issuers.filter((i: any) => i.jwks_file).map((i: any) => i.jwks_file),
     ];
     for (const f of files) {
@@ -81,6 +83,7 @@ describe('auditgate.example.yaml', () => {
       [
         ...Object.values<any>(example.upstream.roles).flatMap((r) => (r.password_env ? [r.password_env] : [])),
         example.masking.hash_key_env,
+        example.approvals.store.url_env,
       ].sort(),
     );
     const c = await loadConfig(join(dir, 'auditgate.yaml'), {}, { env });
@@ -101,6 +104,7 @@ describe('auditgate.example.yaml', () => {
     });
     expect(c.masking.hash_key).toBe(env.AUDITGATE_MASK_HASH_KEY);
     expect(c.recording.dir).toBe(join(dir, 'segments'));
+    expect(c.approvals.store_url).toBe(env.AUDITGATE_CONTROL_DB);
     expect(c.warnings).toEqual([]);
     const summary = describeConfig(c);
     for (const secret of [...Object.values(env), 'example-writer-pw-9c0']) expect(summary).not.toContain(secret);
@@ -108,7 +112,7 @@ describe('auditgate.example.yaml', () => {
 
   it('without its environment variables, it names each one', async () => {
     await expect(loadConfig(join(dir, 'auditgate.yaml'), {}, { env: {} })).rejects.toThrow(
-      /upstream\.roles\.auditgate_reader\.password_env: environment variable AUDITGATE_READER_PASSWORD is not set\n.*masking\.hash_key_env: environment variable AUDITGATE_MASK_HASH_KEY is not set/,
+      /upstream\.roles\.auditgate_reader\.password_env: environment variable AUDITGATE_READER_PASSWORD is not set\n.*masking\.hash_key_env: environment variable AUDITGATE_MASK_HASH_KEY is not set/s,
     );
   });
 

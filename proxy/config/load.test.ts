@@ -333,7 +333,14 @@ describe('loadConfig: defaults, overrides, paths, secrets', () => {
       catalog_role: 'reader',
     });
     expect(c.masking).toEqual({ default_method: 'redact', hash_key: null, hash_key_source: 'none', catalog_cache_seconds: 300 });
-    expect(c.approvals).toEqual({ mode: 'deny' });
+    expect(c.approvals).toEqual({
+      mode: 'deny',
+      store_url: null,
+      max_wait_seconds: 900,
+      admin: { enabled: true, host: '127.0.0.1', port: 6480, tls: null },
+      webhook: null,
+      access_roles: {},
+    });
     expect(c.recording).toEqual({
       dir: join(dir, 'segments'),
       mode: 'strict',

@@ -101,7 +101,15 @@ export interface ResolvedConfig {
     hash_key_source: SecretSource;
     catalog_cache_seconds: number;
   };
-  approvals: { mode: 'deny' };
+  approvals: {
+    mode: 'deny' | 'hold' | 'retry';
+    /** The control database URL (null in deny mode). Never printed: it may hold a password. */
+    store_url: string | null;
+    max_wait_seconds: number;
+    admin: { enabled: boolean; host: string; port: number; tls: { cert_file: string; key_file: string } | null };
+    webhook: { url: string; timeout_ms: number; max_attempts: number } | null;
+    access_roles: Record<string, { approvers: string[]; count: number; max_minutes: number; ttl_seconds: number }>;
+  };
   recording: {
     dir: string;
     mode: 'strict' | 'batched';
@@ -469,6 +477,13 @@ async function resolveConfig(c: GatewayConfig, file: string, issues: Issues, env
     );
   }
 
+  // approvals: the control database URL may carry a password, so it may come from env or a file
+  const store = c.approvals.store;
+  let storeUrl: string | null = store?.url ?? null;
+  if (store && store.url === undefined) {
+    storeUrl = (await secret(['approvals', 'store', store.url_env !== undefined ? 'url_env' : 'url_file'], { env: store.url_env, file: store.url_file })).value;
+  }
+
   // masking
   const { masking } = c;
   const hashKeyPath: KeyPath = ['masking', masking.hash_key_env !== undefined ? 'hash_key_env' : 'hash_key_file'];
@@ -523,7 +538,19 @@ async function resolveConfig(c: GatewayConfig, file: string, issues: Issues, env
       hash_key_source: hashKey.source,
       catalog_cache_seconds: masking.catalog_cache_seconds,
     },
-    approvals: { mode: c.approvals.mode },
+    approvals: {
+      mode: c.approvals.mode,
+      store_url: storeUrl,
+      max_wait_seconds: c.approvals.max_wait_seconds,
+      admin: {
+        enabled: c.approvals.admin.enabled,
+        host: c.approvals.admin.host,
+        port: c.approvals.admin.port,
+        tls: c.approvals.admin.tls ? { cert_file: abs(c.approvals.admin.tls.cert_file), key_file: abs(c.approvals.admin.tls.key_file) } : null,
+      },
+      webhook: c.approvals.webhook ? { url: c.approvals.webhook.url, timeout_ms: c.approvals.webhook.timeout_ms, max_attempts: c.approvals.webhook.max_attempts } : null,
+      access_roles: c.approvals.access_roles,
+    },
     recording: {
       dir: abs(c.recording.dir),
       mode: c.recording.mode,
@@ -603,7 +630,7 @@ export function configSummary(r: ResolvedConfig): Record<string, unknown> {
       hash_key: r.masking.hash_key_source,
       catalog_cache_seconds: r.masking.catalog_cache_seconds,
     },
-    approvals: r.approvals,
+    approvals: { ...r.approvals, store_url: r.approvals.store_url === null ? null : redactUrl(r.approvals.store_url) },
     recording: r.recording,
     log: r.log,
   };
@@ -628,7 +655,7 @@ export function describeConfig(r: ResolvedConfig): string {
     `upstream ${upstream.name} (${upstream.environment}) ${upstream.host}:${upstream.port} database ${upstream.database ?? '(client-chosen)'} tls ${upstream.tls.mode}${upstream.tls.ca_file ? ` ca ${upstream.tls.ca_file}` : ''}, channel binding ${upstream.channel_binding}`,
     `upstream roles ${roles}; catalog role ${upstream.catalog_role}`,
     `masking default ${masking.default_method}, hash key ${masking.hash_key_source}, catalog cache ${masking.catalog_cache_seconds}s`,
-    `approvals ${r.approvals.mode}; recording ${r.recording.mode} to ${r.recording.dir}; log ${r.log.level} ${r.log.format}`,
+    `approvals ${r.approvals.mode}${r.approvals.store_url ? ` (store ${redactUrl(r.approvals.store_url)}, admin ${r.approvals.admin.enabled ? `${r.approvals.admin.host}:${r.approvals.admin.port}` : 'off'})` : ''}; recording ${r.recording.mode} to ${r.recording.dir}; log ${r.log.level} ${r.log.format}`,
   ];
   return lines.join('\n');
 }
@@ -640,3 +667,14 @@ function defaultGatewayId(): string {
 }
 
 export const publicKeyPathFor = (signingKeyFile: string): string => signingKeyFile.replace(/(\.pem)?$/, '.pub.pem');
+
+/** A connection URL without its password. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}

@@ -76,7 +76,14 @@ export interface GatewayConfig {
     hash_key_file?: string;
     catalog_cache_seconds: number;
   };
-  approvals: { mode: 'deny' };
+  approvals: {
+    mode: 'deny' | 'hold' | 'retry';
+    store?: { url?: string; url_env?: string; url_file?: string };
+    max_wait_seconds: number;
+    admin: { enabled: boolean; host: string; port: number; tls?: { cert_file: string; key_file: string } };
+    webhook?: { url: string; timeout_ms: number; max_attempts: number };
+    access_roles: Record<string, { approvers: string[]; count: number; max_minutes: number; ttl_seconds: number }>;
+  };
   recording: {
     dir: string;
     mode: 'strict' | 'batched';
@@ -295,8 +302,63 @@ export const gatewayConfigSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      // Until approvals land, a statement that needs approval is denied.
-      properties: { mode: { enum: ['deny'], default: 'deny' } },
+      properties: {
+        // deny: a statement that needs approval is refused; hold: the session waits for the
+        // decision; retry: refused at once naming the request, released when retried after approval.
+        mode: { enum: ['deny', 'hold', 'retry'], default: 'deny' },
+        // The control database every gateway instance shares (pending requests, grants).
+        store: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { url: str, url_env: envName, url_file: str },
+          oneOf: [{ required: ['url'] }, { required: ['url_env'] }, { required: ['url_file'] }],
+        },
+        max_wait_seconds: { ...positiveInt, default: 900 },
+        admin: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            enabled: { type: 'boolean', default: true },
+            host: { ...str, default: '127.0.0.1' },
+            port: { ...port, minimum: 0, default: 6480 },
+            tls: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['cert_file', 'key_file'],
+              properties: { cert_file: str, key_file: str },
+            },
+          },
+        },
+        webhook: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { type: 'string', pattern: '^https?://' },
+            timeout_ms: { ...positiveInt, default: 5000 },
+            max_attempts: { ...positiveInt, default: 5 },
+          },
+        },
+        // Roles an identity may request for a while (auditgate access request).
+        access_roles: {
+          type: 'object',
+          default: {},
+          additionalProperties: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['approvers'],
+            properties: {
+              approvers: { type: 'array', minItems: 1, items: str },
+              count: { ...positiveInt, default: 1 },
+              max_minutes: { ...positiveInt, default: 480 },
+              ttl_seconds: { ...positiveInt, default: 3600 },
+            },
+          },
+        },
+      },
+      if: { properties: { mode: { enum: ['hold', 'retry'] } }, required: ['mode'] },
+      then: { required: ['store'] },
     },
     recording: {
       type: 'object',

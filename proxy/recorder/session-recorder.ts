@@ -72,7 +72,7 @@ export class SessionRecorder {
    * The intent record of a statement about to be forwarded (or refused). Returns its id and,
    * for an allowed statement, the promise the relay waits on before forwarding (strict mode).
    */
-  intent(verdict: Verdict, sql: string, protocol: 'simple' | 'extended', params: (string | null)[] | null): { id: number; durable: Promise<void> | null } {
+  intent(verdict: Verdict, sql: string, protocol: 'simple' | 'extended', params: (string | null)[] | null, approvalId: string | null = null): { id: number; durable: Promise<void> | null } {
     const id = ++this.statements;
     const input: RecordInput = {
       kind: 'statement',
@@ -83,7 +83,10 @@ export class SessionRecorder {
       params_sha256: params && params.length ? paramsHash(params) : null,
       ...verdictFields(verdict),
       bundle_sha256: this.bundleSha256(),
+      approval_id: approvalId,
     };
+    // Released by an approval: the evidence says so (the policy allowed it because of the approval).
+    if (approvalId && !verdict.refusal) input.decision = 'approved';
     if (verdict.refusal) {
       this.fireAndLog(input);
       return { id, durable: null };

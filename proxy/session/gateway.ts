@@ -5,6 +5,7 @@ import type { SessionInfo } from '../../policies/contract.js';
 import { DecisionCache, sessionContextKey } from './decision-cache.js';
 import type { Recorder } from '../recorder/recorder.js';
 import { SessionRecorder, refusedConnectionRecord } from '../recorder/session-recorder.js';
+import { ApprovalGate, type ApprovalGateOptions } from './approval-gate.js';
 import { Relay, type RelayOptions } from './relay.js';
 import type { Verdict } from './statement-gate.js';
 import { establishSession, StartupRefused, type StartupOptions } from './startup.js';
@@ -22,6 +23,8 @@ export interface GatewayOptions extends Omit<StartupOptions, 'onCancel'> {
   onDdl?: RelayOptions['onDdl'];
   /** Records sessions and statements (absent: nothing is recorded; tests of the relay alone). */
   recorder?: Recorder;
+  /** Holds statements the policy sends for approval (absent: they are denied). */
+  approvals?: ApprovalGateOptions;
   onVerdict?: RelayOptions['onVerdict'];
 }
 
@@ -106,6 +109,7 @@ export class Gateway {
       onDdl: this.opts.onDdl,
       onVerdict: this.opts.onVerdict,
       recording,
+      approvals: this.opts.approvals ? new ApprovalGate(this.opts.approvals, identity, session) : undefined,
     });
     const key = `${gatewayKey.processId}:${gatewayKey.secretKey}`;
     this.sessions.set(key, { relay, upstreamKey: upstream.backendKey });
@@ -122,6 +126,8 @@ export class Gateway {
       this.opts.log.info('cancel request for an unknown session ignored');
       return;
     }
+    // A statement waiting for approval is withdrawn; whatever runs upstream is cancelled too.
+    live.relay.cancelApprovalWait();
     this.opts.cancelUpstream(live.upstreamKey).catch((err: Error) => this.opts.log.warn('cancel failed', { error: err.message }));
   }
 }

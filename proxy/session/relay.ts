@@ -11,6 +11,7 @@ import { ProtocolError } from '../protocol/errors.js';
 import { MessageFramer } from '../protocol/framer.js';
 import { parseBind, parseExecute, parseParse, parseQuery, parseTarget } from '../protocol/frontend.js';
 import type { SessionRecorder } from '../recorder/session-recorder.js';
+import type { ApprovalGate } from './approval-gate.js';
 import type { Logger } from './logger.js';
 import type { ResultFilter } from './result-filter.js';
 import { decideSql, type GateContext, type Verdict } from './statement-gate.js';
@@ -118,6 +119,8 @@ export interface RelayOptions {
   onDdl?: () => void;
   /** Records statements; in strict mode a statement waits for its intent record to be durable. */
   recording?: SessionRecorder;
+  /** Holds statements the policy sends for approval (absent: they are denied). */
+  approvals?: ApprovalGate;
   /** Called once per decided SQL string. */
   onVerdict?: (verdict: Verdict, sql: string, protocol: 'simple' | 'extended') => void;
 }
@@ -142,8 +145,10 @@ export class Relay {
   private holding = false;
   /** Held because a lookup waits for earlier segments' answers (not only for a record). */
   private holdForSegments = false;
-  /** An intent record is being made durable: nothing after its statement may pass it. */
+  /** An intent record is being made durable, or a statement waits for approval: nothing after it may pass it. */
   private awaitingRecord = false;
+  /** Aborts the approval wait of a held statement (CancelRequest, disconnect). */
+  private approvalAbort: AbortController | null = null;
   private txStatus: TransactionStatus = 'I';
   private skipUntilSync = false;
   private upstreamQueue: Buffer[] = [];
@@ -324,22 +329,75 @@ export class Relay {
     // An EXECUTE is decided on what its name holds: not before earlier statements that may change it have answered.
     if (this.earlierSegmentPending() && readsPrepared(verdict.facts)) return this.hold(m);
     this.opts.onVerdict?.(verdict, sql, 'simple');
-    const denial = verdict.refusal ? policyRefusal(verdict.refusal) : null;
-    this.recorded(
-      verdict,
-      sql,
-      'simple',
-      null,
-      (rec) => this.endSegment(denial ? DENIED_QUERY : m, { kind: 'query', seg: this.segment, verdict, denial, index: 0, filter: null, rec }),
-      (refusal) => this.endSegment(DENIED_QUERY, { kind: 'query', seg: this.segment, verdict, denial: refusal, index: 0, filter: null }),
-    );
+    const refuse = (refusal: Refusal) => this.endSegment(DENIED_QUERY, { kind: 'query', seg: this.segment, verdict, denial: refusal, index: 0, filter: null });
+    const run = (v: Verdict, approvalId: string | null) =>
+      this.recorded(v, sql, 'simple', null, approvalId, (rec) => this.endSegment(m, { kind: 'query', seg: this.segment, verdict: v, denial: null, index: 0, filter: null, rec }), refuse);
+    if (this.held4approval(verdict)) return this.throughApproval(verdict, sql, null, 'simple', run, refuse);
+    if (verdict.refusal) {
+      this.opts.recording?.intent(verdict, sql, 'simple', null);
+      return refuse(policyRefusal(verdict.refusal));
+    }
+    run(verdict, null);
+  }
+
+  /** A statement the policy holds for approval, with approvals configured: held, not denied. */
+  private held4approval(verdict: Verdict): boolean {
+    return verdict.outcome === 'approval' && this.opts.approvals !== undefined;
+  }
+
+  /**
+   * Waits for the approval of a held statement (hold mode) or checks for one (retry mode). Later
+   * client messages are held meanwhile, so nothing overtakes the statement. Once approved, the
+   * statement is decided again with the approval in the policy input and `proceed` runs it.
+   */
+  private throughApproval(
+    verdict: Verdict,
+    sql: string,
+    params: (string | null)[] | null,
+    protocol: 'simple' | 'extended',
+    proceed: (v: Verdict, approvalId: string) => void,
+    refuse: (r: Refusal) => void,
+  ): void {
+    const gate = this.opts.approvals!;
+    const abort = new AbortController();
+    this.approvalAbort = abort;
+    this.awaitingRecord = true;
+    this.holding = true;
+    const inTransaction = this.inTransaction;
+    gate
+      .resolve(verdict, sql, params, abort.signal, (requestId) => this.opts.recording?.intent(verdict, sql, protocol, params, requestId))
+      .then(
+        (outcome) => {
+          this.approvalAbort = null;
+          if (!outcome.ok) return this.afterRecord(() => refuse({ code: outcome.code, message: outcome.message, hint: outcome.hint }));
+          const released = decideSql(this.ctx, sql, { protocol, inTransaction, facts: verdict.facts, params: params ?? undefined, approval: outcome.approval });
+          if (released.outcome !== 'allow') {
+            this.opts.recording?.intent(released, sql, protocol, params, outcome.requestId);
+            return this.afterRecord(() => refuse(policyRefusal(released.refusal ?? `auditgate: denied: the policy refused the statement approved by request ${outcome.requestId}`)));
+          }
+          this.afterRecord(() => proceed(released, outcome.requestId));
+        },
+        (err: Error) => {
+          this.approvalAbort = null;
+          this.opts.log.error('approval failed', { error: err.message });
+          this.afterRecord(() => refuse({ code: '58000', message: `auditgate: refused: the approval service failed (${err.message}); the statement was not run` }));
+        },
+      );
+  }
+
+  /** A CancelRequest for this session: withdraws a statement waiting for approval. True if there was one. */
+  cancelApprovalWait(): boolean {
+    if (!this.approvalAbort) return false;
+    this.approvalAbort.abort();
+    return true;
   }
 
   private onParse(m: Buffer): void {
     const parse = parseParse(m);
     const verdict = decideSql(this.ctx, parse.query, { protocol: 'extended', inTransaction: this.inTransaction });
     this.opts.onVerdict?.(verdict, parse.query, 'extended');
-    if (verdict.refusal) {
+    // A statement held for approval is parsed (nothing runs at Parse); it waits at Execute.
+    if (verdict.refusal && !this.held4approval(verdict)) {
       this.opts.recording?.intent(verdict, parse.query, 'extended', null);
       // PostgreSQL refuses the replacement: a named statement it holds stays, the unnamed one is dropped.
       this.send(deniedParse(parse.name), { kind: 'parse', seg: this.segment, name: parse.name, statement: null, denial: policyRefusal(verdict.refusal) });
@@ -367,7 +425,7 @@ export class Relay {
       const facts = verdict === null ? statement.facts.map((f) => ({ ...f, protocol: 'extended' as const, in_transaction: this.inTransaction })) : statement.facts;
       verdict = decideSql(this.ctx, sql, { protocol: 'extended', inTransaction: this.inTransaction, facts, params: bind.params });
       this.opts.onVerdict?.(verdict, sql, 'extended');
-      if (verdict.refusal) {
+      if (verdict.refusal && !this.held4approval(verdict)) {
         this.opts.recording?.intent(verdict, sql, 'extended', bind.params);
         return this.refuseBind(bind.portal, policyRefusal(verdict.refusal));
       }
@@ -393,23 +451,23 @@ export class Relay {
       this.skipUntilSync = true;
       return;
     }
-    const filter = this.opts.resultFilter?.(portal.verdict, 0) ?? null;
-    if (filter && !portal.rowDescription && !portal.statement.rowDescription) {
-      // Masking needs the result's column origins; the client did not ask, so ask and swallow the answer.
-      this.send(serialize.describe({ type: 'P', name: exec.portal }), { kind: 'describe', seg: this.segment, target: 'P', name: exec.portal, swallow: true });
-    }
-    // What runs is the portal's statement: its intent is recorded (and durable) before Execute is forwarded.
-    this.recorded(
-      portal.verdict,
-      portal.statement.facts[0]?.sql ?? '',
-      'extended',
-      portal.params,
-      (rec) => this.send(m, { kind: 'execute', seg: this.segment, portal, filter, primed: false, denial: null, rec }),
-      (refusal) => {
-        this.send(DENIED_EXECUTE, { kind: 'execute', seg: this.segment, portal: null, filter: null, primed: false, denial: refusal });
-        this.skipUntilSync = true;
-      },
-    );
+    const sql = portal.statement.facts[0]?.sql ?? '';
+    const refuse = (refusal: Refusal) => {
+      this.send(DENIED_EXECUTE, { kind: 'execute', seg: this.segment, portal: null, filter: null, primed: false, denial: refusal });
+      this.skipUntilSync = true;
+    };
+    const run = (verdict: Verdict, approvalId: string | null) => {
+      const p = verdict === portal.verdict ? portal : { ...portal, verdict };
+      const filter = this.opts.resultFilter?.(verdict, 0) ?? null;
+      if (filter && !portal.rowDescription && !portal.statement.rowDescription) {
+        // Masking needs the result's column origins; the client did not ask, so ask and swallow the answer.
+        this.send(serialize.describe({ type: 'P', name: exec.portal }), { kind: 'describe', seg: this.segment, target: 'P', name: exec.portal, swallow: true });
+      }
+      // What runs is the portal's statement: its intent is recorded (and durable) before Execute is forwarded.
+      this.recorded(verdict, sql, 'extended', portal.params, approvalId, (rec) => this.send(m, { kind: 'execute', seg: this.segment, portal: p, filter, primed: false, denial: null, rec }), refuse);
+    };
+    if (this.held4approval(portal.verdict)) return this.throughApproval(portal.verdict, sql, portal.params, 'extended', run, refuse);
+    run(portal.verdict, null);
   }
 
   /**
@@ -422,12 +480,13 @@ export class Relay {
     sql: string,
     protocol: 'simple' | 'extended',
     params: (string | null)[] | null,
+    approvalId: string | null,
     forward: (rec: Tracked | null) => void,
     refuse: (r: Refusal) => void,
   ): void {
     const recording = this.opts.recording;
     if (!recording) return forward(null);
-    const { id, durable } = recording.intent(verdict, sql, protocol, params);
+    const { id, durable } = recording.intent(verdict, sql, protocol, params, approvalId);
     const rec: Tracked = { id, started: 0n, rows: null, sqlstate: null, masked: [], detectorHits: {} };
     const go = () => {
       rec.started = process.hrtime.bigint();
@@ -454,7 +513,8 @@ export class Relay {
     } finally {
       this.upstream.uncork();
     }
-    if (this.held.length === 0 && !this.holdForSegments) this.holding = false;
+    // The action may itself wait (a record after an approval): then keep holding.
+    if (!this.awaitingRecord && this.held.length === 0 && !this.holdForSegments) this.holding = false;
     this.releaseHeld();
     if (!this.holding && !this.closed && !this.upstream.writableNeedDrain) this.client.resume();
   }
@@ -818,6 +878,7 @@ export class Relay {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
+    this.approvalAbort?.abort(); // a held statement's request is withdrawn
     this.opts.log.debug('relay closed', { reason });
     if (!this.upstream.destroyed) this.upstream.destroy();
     if (!this.client.destroyed) this.client.end();

@@ -3,7 +3,7 @@
 import { randomInt, randomUUID } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
-import type { ConnectDecision, Identity, SessionInfo } from '../../policies/contract.js';
+import type { AccessGrant, ConnectDecision, Identity, SessionInfo } from '../../policies/contract.js';
 import { timeInfo } from '../../policies/contract.js';
 import type { PolicyEngine } from '../../policies/engine/engine.js';
 import {
@@ -44,6 +44,8 @@ export interface UpstreamPort {
 export interface StartupOptions {
   engine: PolicyEngine;
   verifyToken(token: string): Promise<Identity>;
+  /** Active access grants of an identity (approved access requests); absent: none. */
+  activeGrants?: (subject: string) => Promise<AccessGrant[]>;
   upstream: UpstreamPort;
   target: string;
   environment: string;
@@ -273,7 +275,8 @@ async function handshake(reader: MessageReader, opts: StartupOptions, context: S
     environment: opts.environment,
   };
   context.session = session;
-  const connect = opts.engine.decideConnect({ identity, session, time: timeInfo() });
+  const grants = opts.activeGrants ? await opts.activeGrants(identity.subject) : [];
+  const connect = opts.engine.decideConnect({ identity, session, time: timeInfo(), grants });
   if (!connect.allow || !connect.upstream_role) {
     opts.log.info('connection denied', { session: session.id, subject: identity.subject, reasons: connect.deny });
     throw new StartupRefused('28000', `connection denied: ${connect.deny.join('; ') || 'not allowed by policy'}`);
@@ -284,6 +287,8 @@ async function handshake(reader: MessageReader, opts: StartupOptions, context: S
   }
   session.upstream_role = role;
   session.read_only = connect.read_only;
+  const grant = grants.find((g) => g.role === role);
+  if (grant) session.grant = grant;
 
   const passed: Record<string, string> = {};
   for (const [k, v] of Object.entries(params)) if (PASSED_PARAMETERS.has(k.toLowerCase())) passed[k] = v;

@@ -2,7 +2,7 @@
 // combined (any deny denies). Until approvals exist, a statement that needs one is denied.
 import { analyze } from '../analysis/index.js';
 import type { PreparedRegistry, StatementFacts } from '../analysis/facts.js';
-import type { Identity, SessionInfo, StatementDecision } from '../../policies/contract.js';
+import type { ApprovalInfo, Identity, SessionInfo, StatementDecision } from '../../policies/contract.js';
 import { timeInfo } from '../../policies/contract.js';
 import { combineDecisions, type CombinedVerdict } from '../../policies/engine/combine.js';
 import type { PolicyEngine } from '../../policies/engine/engine.js';
@@ -33,6 +33,8 @@ export interface GateOptions {
   params?: (string | null)[];
   /** Facts already known (EXECUTE of a protocol-level prepared statement). */
   facts?: StatementFacts[];
+  /** The approval that released this statement (policy input `approval`); never cached. */
+  approval?: ApprovalInfo;
 }
 
 /** Statements whose facts depend on session state the cache key does not hold. */
@@ -40,7 +42,7 @@ const UNCACHEABLE_KINDS = new Set(['prepare', 'execute', 'deallocate']);
 
 export function decideSql(ctx: GateContext, sql: string, opts: GateOptions): Verdict {
   const key =
-    ctx.cache && ctx.contextKey !== undefined && !opts.facts && !opts.params
+    ctx.cache && ctx.contextKey !== undefined && !opts.facts && !opts.params && !opts.approval
       ? `${ctx.engine.bundleSha256}\u0000${ctx.contextKey}\u0000${opts.protocol}\u0000${opts.inTransaction ? 1 : 0}\u0000${sql}`
       : null;
   if (key !== null) {
@@ -58,7 +60,7 @@ function decideFresh(ctx: GateContext, sql: string, opts: GateOptions): Verdict 
     : analyze(sql, { protocol: opts.protocol, prepared: opts.prepared, params: opts.params, in_transaction: opts.inTransaction });
   const time = timeInfo();
   const decisions = facts.map((statement) =>
-    ctx.engine.decideStatement({ identity: ctx.identity, session: ctx.session, time, statement, approval: null }),
+    ctx.engine.decideStatement({ identity: ctx.identity, session: ctx.session, time, statement, approval: opts.approval ?? null }),
   );
   const combined = combineDecisions(decisions);
   // Binary COPY output cannot be masked: refused when the statement reads sensitive data.

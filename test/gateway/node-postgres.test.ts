@@ -8,6 +8,7 @@ import QueryStream from 'pg-query-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FIXTURE_DB, PG, directQuery } from '../support/fixture-db.js';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
+import { rawLogin, typeOf } from '../support/raw-client.js';
 
 const WRITERS = ['agents', 'agent-writers'];
 /** Not in @types/pg: Client#cancel(client, query) and the key from BackendKeyData. */
@@ -115,6 +116,23 @@ describe('node-postgres: queries', () => {
     } finally {
       await direct.end();
     }
+  });
+});
+
+describe('node-postgres: server messages', () => {
+  it('relays NOTICE and ParameterStatus messages', async () => {
+    const notices: string[] = [];
+    writer.on('notice', (n) => notices.push(n.message ?? ''));
+    await writer.query('DROP TABLE IF EXISTS scratch.does_not_exist');
+    expect(notices).toContainEqual(expect.stringMatching(/does not exist, skipping/));
+    // ParameterStatus: the server reports the new application_name; the gateway passes it on.
+    const raw = await rawLogin(gw.port, await gw.token(), FIXTURE_DB);
+    raw.messages.length = 0;
+    raw.send(serialize.query("SET application_name = 'renamed-by-agent'"));
+    const msgs = await raw.until('Z');
+    const status = msgs.find((m) => typeOf(m) === 'S');
+    expect(status?.toString('utf8', 5)).toContain('application_name\0renamed-by-agent\0');
+    raw.socket.destroy();
   });
 });
 

@@ -25,3 +25,10 @@ role_grants contains {"role": role, "priority": 10, "read_only": role_read_only(
 }
 
 session_limits contains lib.kind_config.max_session_seconds
+
+# A role granted for a while by an approved access request (input.grants: only active ones,
+# from the approvals store) outranks the standing grants until it ends.
+role_grants contains {"role": g.role, "priority": 20, "read_only": role_read_only(g.role)} if {
+	some g in input.grants
+	is_string(g.role)
+}

@@ -11,3 +11,16 @@ deny contains concat("", [
 	is_object(input.approval)
 	input.approval.approved_by == input.identity.subject
 }
+
+# A session whose upstream role came from an approved access request (input.session.grant)
+# may use it until the grant ends: statements after that are refused, without a reconnect.
+# Times are RFC 3339 UTC strings of the same shape, so they compare as strings.
+deny contains concat("", [
+	"the access grant ", lib.describe(input.session.grant.request_id), " for role ",
+	lib.describe(input.session.grant.role), " ended at ", input.session.grant.until,
+]) if {
+	is_object(input.session.grant)
+	input.time.now >= input.session.grant.until
+}
+
+volatile contains "time" if is_object(input.session.grant)
