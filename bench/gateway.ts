@@ -24,14 +24,16 @@ async function admin(database: string, sql: string): Promise<void> {
 }
 
 const WHAT_BOUNDS_IT = `
-What bounds it (profiled with \`node --cpu-prof\` under pgbench): with the simple protocol every statement
-carries new literals, so each one is parsed, fingerprinted and decided afresh (analysis + policy decision,
-~60–100 µs of CPU here: see the decision section) on the one event loop, which shares the two vCPUs with
-PostgreSQL and pgbench. Prepared statements are decided once at Parse and reused (decision cache by exact
-text), which is why the prepared rows are 2–3× closer to PgBouncer. Beyond that, each round trip costs two
-extra socket writes and event-loop wake-ups (at one client the gateway process is ~65% idle: it is latency,
-not CPU). Not tried yet: worker processes (the gateway is not CPU-bound at 8 clients on this box), caching
-decisions by fingerprint when a policy declares literals irrelevant.`;
+What bounds it. Recording first: in the default strict mode every statement waits for its intent record to be
+written and fdatasync'ed before it is forwarded (about 0.2 ms idle, ~1 ms under this load, on this disk); concurrent
+sessions share a sync (group commit: ~4 statements per sync at 8 clients), outcomes ride along with the next sync.
+That is the gap between the "gateway" and "batched" columns, and most of the gap to PgBouncer at one client.
+Then CPU (profiled with \`node --cpu-prof\` under pgbench): with the simple protocol every statement carries new
+literals, so each one is parsed, fingerprinted and decided afresh (~60–100 µs of CPU: see the decision section) and
+its record's JSON fields are built, on the one event loop, which shares the two vCPUs with PostgreSQL and pgbench;
+socket writes are the largest single item. Prepared statements are decided once at Parse and reused (decision
+cache by exact text). Not tried yet: worker processes, caching decisions by fingerprint when a policy declares
+literals irrelevant, preallocating segment files so a sync does not also write file-size metadata.`;
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 

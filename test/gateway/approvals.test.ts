@@ -3,11 +3,20 @@
 // requester, released exactly once and only for the same statement (retry mode), and two
 // gateway instances sharing one store: held on one, approved through the other's admin API.
 import { randomUUID } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApprovalRequest } from '../../proxy/approvals/types.js';
-import { PG, directQuery } from '../support/fixture-db.js';
+import { startGatewayProcess } from '../../bench/support/gateway-process.js';
+import { freePort } from '../../bench/support/ports.js';
+import { CLI } from '../cli/run-cli.js';
+import { FIXTURE_DB, PG, directQuery } from '../support/fixture-db.js';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 
 const CONTROL_DB = `auditgate_control_gw_${process.pid}`;
@@ -162,36 +171,75 @@ describe('retry mode', () => {
   });
 });
 
-describe('two gateways, one store', () => {
-  it('holds on one gateway and releases there when approved through the other gateway\'s admin API', async () => {
-    const other = await startTestGateway({ config: { ...approvalsConfig('hold'), recording: { gateway_id: 'gw-other' } } });
+describe('two gateway processes, one store', () => {
+  it('holds on one gateway and releases there when approved through the other gateway process\'s admin API', async () => {
+    // The other gateway is `auditgate proxy` in its own process, with its own dev issuer.
+    const dir = await mkdtemp(join(tmpdir(), 'auditgate-gw2-'));
+    const adminPort = await freePort();
+    const other = await startGatewayProcess(dir, { host: PG.host, port: PG.port, database: FIXTURE_DB }, {
+      config: { ...approvalsConfig('hold', { admin: { port: adminPort } }), recording: { gateway_id: 'gw-other' } },
+    });
     try {
       const sql = "UPDATE public.orders SET status = 'cross-gateway' WHERE id = 9";
       const running = agent.query(sql);
       const request = await pendingFor(hold, sql);
-      const approverToken = await other.token({ sub: 'human:oncall', groups: ['dba-oncall'], kind: 'human' });
-      const res = await fetch(`${other.running.admin!.url}/api/requests/${request.id}/approve`, {
+      const { stdout: approverToken } = await promisify(execFile)(
+        process.execPath,
+        [CLI, 'token', '--sub', 'human:oncall', '--groups', 'dba-oncall', '--kind', 'human'],
+        { env: { ...process.env, AUDITGATE_HOME: join(dir, 'home') } },
+      );
+      const res = await fetch(`http://127.0.0.1:${adminPort}/api/requests/${request.id}/approve`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${approverToken}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${approverToken.trim()}`, 'content-type': 'application/json' },
         body: JSON.stringify({ comment: 'approved from the other instance' }),
       });
       expect(res.status).toBe(200);
       expect((await running).rowCount).toBe(1);
       expect(await status(9)).toBe('cross-gateway');
-      const released = (await other.running.approvals!.get(request.id))!;
+      const released = (await hold.running.approvals!.get(request.id))!;
       expect(released).toMatchObject({ status: 'released', released_by_gateway: 'gw-hold' });
       expect(released.decisions).toMatchObject([{ decision: 'approve', approver: { subject: 'human:oncall' }, comment: 'approved from the other instance' }]);
     } finally {
-      await other.close();
+      await other.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the webhook', () => {
+  it('is told when a request is created and when it is decided, with a Slack-compatible text', async () => {
+    const received: { event: string; text: string; request: { id: string } }[] = [];
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        received.push(JSON.parse(body));
+        res.end('ok');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    const port = (server.address() as { port: number }).port;
+    const gw = await startTestGateway({ config: approvalsConfig('hold', { webhook: { url: `http://127.0.0.1:${port}/hook` } }) });
+    try {
+      const c = new pg.Client(gw.pgConfig(await gw.token({ sub: 'agent:hooked', groups: WRITERS })));
+      await c.connect();
+      const sql = "UPDATE public.orders SET status = 'hooked' WHERE id = 13";
+      const running = c.query(sql).then(() => null, (e: unknown) => e);
+      const request = await pendingFor(gw, sql);
+      await gw.running.approvals!.decide(request.id, APPROVER, 'reject', 'no hooks today');
+      expect(await running).toMatchObject({ code: '42501' });
+      await expect.poll(() => received.filter((r) => r.request.id === request.id).map((r) => r.event)).toEqual(expect.arrayContaining(['requested', 'rejected']));
+      expect(received.find((r) => r.event === 'requested')!.text).toMatch(/agent:hooked/);
+      await c.end();
+    } finally {
+      await gw.close();
+      await new Promise((r) => server.close(r));
     }
   });
 });
 
 describe('the approval trail in the evidence', () => {
   it('links each request to its approvers and the single execution it released; no violation', async () => {
-    const { mkdtemp, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const { openEvidenceDb } = await import('../../collectors/evidence-db.js');
     const { collectSegments } = await import('../../collectors/land-segments.js');
     const { loadPublicKey } = await import('../../proxy/recorder/keys.js');
