@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG, directQuery } from '../support/fixture-db.js';
+import { PG, directQuery, serverQuery } from '../support/fixture-db.js';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 
 const CHROMIUM = process.env.AUDITGATE_CHROMIUM ?? '/usr/bin/chromium';
@@ -21,15 +21,7 @@ if (!skipReason && !existsSync(CHROMIUM)) skipReason = `no Chromium at ${CHROMIU
 
 const CONTROL_DB = `auditgate_control_browser_${process.pid}`;
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ ...PG, database: 'postgres' });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = serverQuery;
 
 describe.skipIf(skipReason !== '')(`a held DELETE approved in the browser${skipReason ? ` (skipped: ${skipReason})` : ''}`, () => {
   let gw: TestGateway;

@@ -16,7 +16,7 @@ import type { ApprovalRequest } from '../../proxy/approvals/types.js';
 import { startGatewayProcess } from '../../bench/support/gateway-process.js';
 import { freePort } from '../../bench/support/ports.js';
 import { CLI } from '../cli/run-cli.js';
-import { FIXTURE_DB, PG, directQuery } from '../support/fixture-db.js';
+import { FIXTURE_DB, PG, directQuery, serverQuery } from '../support/fixture-db.js';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 
 const CONTROL_DB = `auditgate_control_gw_${process.pid}`;
@@ -24,15 +24,7 @@ const CONTROL_URL = `postgres://postgres@${PG.host}:${PG.port}/${CONTROL_DB}`;
 const WRITERS = ['agents', 'agent-writers'];
 const APPROVER = { subject: 'human:dba', issuer: 'https://auditgate.dev/dev-issuer', kind: 'human' as const, groups: ['dba-oncall'], claims: {} };
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ ...PG, database: 'postgres' });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = serverQuery;
 
 const approvalsConfig = (mode: 'hold' | 'retry', extra: Record<string, unknown> = {}) => ({
   approvals: { mode, store: { url: CONTROL_URL }, admin: { port: 0 }, ...extra },

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle } from '../../policies/build.js';
-import { ensureFixtureDb, PG } from '../support/fixture-db.js';
+import { ensureFixtureDb, PG, serverQuery } from '../support/fixture-db.js';
 import { startTestGateway, type TestGateway } from '../support/gateway-harness.js';
 import pg from 'pg';
 
@@ -15,15 +15,7 @@ const run = promisify(execFile);
 const DB = 'auditgate_pgbench';
 let gw: TestGateway;
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ ...PG, database: 'postgres' });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = serverQuery;
 
 beforeAll(async () => {
   await ensureFixtureDb(); // creates the upstream roles

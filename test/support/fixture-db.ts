@@ -79,3 +79,8 @@ export function ensureFixtureDb(): Promise<void> {
 export function directQuery(sql: string, params: unknown[] = []): Promise<pg.QueryResult> {
   return withClient(FIXTURE_DB, (c) => c.query(sql, params));
 }
+
+/** Runs SQL in the `postgres` database as postgres: CREATE/DROP DATABASE for a test's own databases. */
+export async function serverQuery(sql: string): Promise<void> {
+  await withClient('postgres', (c) => c.query(sql));
+}
