@@ -81,6 +81,8 @@ interface Portal {
   rowDescription: Buffer | null;
   /** The bound values (their hash goes in the record). */
   params: (string | null)[];
+  /** Some value was bound in binary format: `params` holds null for it (not its value). */
+  binaryParams: boolean;
 }
 
 /** Returned by a lookup whose answer depends on messages still in flight: hold the message. */
@@ -430,7 +432,8 @@ export class Relay {
         return this.refuseBind(bind.portal, policyRefusal(verdict.refusal));
       }
     }
-    const portal: Portal = { statement, verdict, resultFormats: bind.resultFormats, rowDescription: null, params: bind.params };
+    const binaryParams = bind.params.length > 0 && bind.paramFormats.some((f) => f === 1);
+    const portal: Portal = { statement, verdict, resultFormats: bind.resultFormats, rowDescription: null, params: bind.params, binaryParams };
     this.portalChanges.set(bind.portal, portal);
     this.send(m, { kind: 'bind', seg: this.segment, name: bind.portal, portal, denial: null });
   }
@@ -466,7 +469,14 @@ export class Relay {
       // What runs is the portal's statement: its intent is recorded (and durable) before Execute is forwarded.
       this.recorded(verdict, sql, 'extended', portal.params, approvalId, (rec) => this.send(m, { kind: 'execute', seg: this.segment, portal: p, filter, primed: false, denial: null, rec }), refuse);
     };
-    if (this.held4approval(portal.verdict)) return this.throughApproval(portal.verdict, sql, portal.params, 'extended', run, refuse);
+    if (this.held4approval(portal.verdict)) {
+      // An approval is bound to the values the approver saw: binary values are not shown or hashed.
+      if (portal.binaryParams) {
+        this.opts.recording?.intent(portal.verdict, sql, 'extended', portal.params);
+        return refuse(policyRefusal('auditgate: denied: approval required, but the statement binds parameters in binary format; an approval is bound to the values the approver sees, so bind them as text'));
+      }
+      return this.throughApproval(portal.verdict, sql, portal.params, 'extended', run, refuse);
+    }
     run(portal.verdict, null);
   }
 

@@ -124,6 +124,13 @@ describe('hold mode', () => {
     expect(await status(6)).toBe('extended-ok');
   });
 
+  it('refuses to hold a statement whose parameters are bound in binary (the approver could not see them)', async () => {
+    const err = await agent.query('UPDATE public.orders SET status = convert_from($1, \'UTF8\') WHERE id = 14', [Buffer.from('binary')]).then(() => null, (e: unknown) => e);
+    expect(err).toMatchObject({ code: '42501', message: expect.stringMatching(/binds parameters in binary format/) });
+    expect(await hold.running.approvals!.list({ status: ['pending'] })).toEqual([]);
+    expect(await status(14)).toBe('open');
+  });
+
   it('expires a request nobody decides, and says so', async () => {
     const short = await startTestGateway({ config: approvalsConfig('hold', { max_wait_seconds: 1 }) });
     try {

@@ -1,0 +1,53 @@
+// manifest.json: every file in the packet (but the manifest and its signature) with its
+// sha256, size and, for CSV, its data row count. Sorted by path so it is reproducible.
+import { readdir, readFile } from 'node:fs/promises';
+import { join, relative, sep } from 'node:path';
+import { csvDataRows, sha256File } from './hash.js';
+
+export const MANIFEST_FILE = 'manifest.json';
+export const SIGNATURE_FILE = 'manifest.intoto.json';
+/** Files the manifest does not list (it cannot list itself or its signature). */
+export const UNLISTED = new Set([MANIFEST_FILE, SIGNATURE_FILE]);
+
+export interface ManifestEntry {
+  path: string;
+  sha256: string;
+  bytes: number;
+  /** Data rows (after the header), for CSV files. */
+  rows?: number;
+}
+
+export interface Manifest {
+  manifest_version: 1;
+  files: ManifestEntry[];
+}
+
+/** Every regular file under dir, as forward-slash paths relative to it, sorted. Symlinks and other non-files are returned in `other`. */
+export async function listPacketFiles(dir: string): Promise<{ files: string[]; other: string[] }> {
+  const files: string[] = [];
+  const other: string[] = [];
+  for (const e of await readdir(dir, { recursive: true, withFileTypes: true })) {
+    const rel = relative(dir, join(e.parentPath, e.name)).split(sep).join('/');
+    if (e.isFile()) files.push(rel);
+    else if (!e.isDirectory()) other.push(rel);
+  }
+  const byPath = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+  return { files: files.sort(byPath), other: other.sort(byPath) };
+}
+
+export async function describeFile(dir: string, path: string): Promise<ManifestEntry> {
+  const full = join(dir, ...path.split('/'));
+  const { sha256, bytes } = await sha256File(full);
+  const entry: ManifestEntry = { path, sha256, bytes };
+  if (path.toLowerCase().endsWith('.csv')) entry.rows = csvDataRows(await readFile(full, 'utf8'));
+  return entry;
+}
+
+export async function buildManifest(dir: string): Promise<Manifest> {
+  const { files } = await listPacketFiles(dir);
+  const entries: ManifestEntry[] = [];
+  for (const f of files) if (!UNLISTED.has(f)) entries.push(await describeFile(dir, f));
+  return { manifest_version: 1, files: entries };
+}
+
+export const serializeManifest = (m: Manifest): string => `${JSON.stringify(m, null, 2)}\n`;

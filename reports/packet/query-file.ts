@@ -1,0 +1,99 @@
+// One packet data file: runs a read-only query on the evidence database and writes the
+// result as CSV, with the exact SQL and a meta file that lets anyone re-run it and compare.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { formatResult, QueryFailed, QueryRefused, runReadOnlyQuery, toPlain, type QueryResult } from '../../collectors/query.js';
+import { resultSha256 } from './hash.js';
+
+export type QueryParam = string | number | boolean | null;
+export type QueryParams = Record<string, QueryParam>;
+
+export interface PacketQuery {
+  /** Names queries/<id>.sql and queries/<id>.meta.json: letters, digits, '-', '_' and '.'. */
+  id: string;
+  title: string;
+  /** One read-only statement. Ordering is the SQL's job (ORDER BY): the result hash depends on it. */
+  sql: string;
+  /** Named parameters ($name in the SQL), bound when the query runs. */
+  params?: QueryParams;
+  /** The CSV's path inside the packet (forward slashes); `<id>.csv` by default. */
+  file?: string;
+}
+
+export interface QueryMeta {
+  id: string;
+  title: string;
+  sql_file: string;
+  parameters: QueryParams;
+  executed_at: string;
+  columns: string[];
+  row_count: number;
+  /** sha256 of canonicalResult (see hash.ts) of the rows. */
+  result_sha256: string;
+  outputs: string[];
+}
+
+export interface PacketQueryResult {
+  id: string;
+  file: string;
+  rowCount: number;
+  resultSha256: string;
+}
+
+const ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+
+export function isSafeRelativePath(p: string): boolean {
+  return p !== '' && !p.startsWith('/') && !p.includes('\\') && !/^[A-Za-z]:/.test(p) && p.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
+}
+
+/**
+ * Runs a packet query: the one path both the packet writer and `auditgate verify --db` use.
+ * Without parameters it is `auditgate query`'s read-only runner; with them, a single SELECT
+ * prepared and bound.
+ */
+export async function executePacketQuery(conn: DuckDBConnection, sql: string, params: QueryParams = {}): Promise<QueryResult> {
+  if (Object.keys(params).length === 0) return runReadOnlyQuery(conn, sql);
+  let p;
+  try {
+    p = await conn.prepare(sql);
+  } catch (err) {
+    throw new QueryFailed((err as Error).message);
+  }
+  if (p.statementType !== StatementType.SELECT) throw new QueryRefused('a packet query with parameters must be one SELECT statement');
+  try {
+    p.bind(params as Record<string, DuckDBValue>);
+    const r = await p.runAndReadAll();
+    return { columns: r.columnNames(), types: r.columnTypes().map((t) => t.toString()), rows: r.getRows().map((row) => row.map(toPlain)) };
+  } catch (err) {
+    throw new QueryFailed((err as Error).message);
+  }
+}
+
+export async function runPacketQuery(conn: DuckDBConnection, q: PacketQuery, outDir: string): Promise<PacketQueryResult> {
+  if (!ID.test(q.id)) throw new Error(`packet query id ${JSON.stringify(q.id)}: use letters, digits, '-', '_' and '.'`);
+  const file = q.file ?? `${q.id}.csv`;
+  if (!isSafeRelativePath(file) || file.startsWith('queries/')) throw new Error(`packet query ${q.id}: output path ${JSON.stringify(file)} must be relative, inside the packet and outside queries/`);
+  const params = q.params ?? {};
+  const executedAt = new Date().toISOString();
+  const result = await executePacketQuery(conn, q.sql, params);
+  const hash = resultSha256(result);
+  const sqlFile = `queries/${q.id}.sql`;
+  const meta: QueryMeta = {
+    id: q.id,
+    title: q.title,
+    sql_file: sqlFile,
+    parameters: params,
+    executed_at: executedAt,
+    columns: result.columns,
+    row_count: result.rows.length,
+    result_sha256: hash,
+    outputs: [file],
+  };
+  await mkdir(join(outDir, 'queries'), { recursive: true });
+  await mkdir(dirname(join(outDir, file)), { recursive: true });
+  await writeFile(join(outDir, file), formatResult(result, 'csv'));
+  await writeFile(join(outDir, sqlFile), q.sql.endsWith('\n') ? q.sql : `${q.sql}\n`);
+  await writeFile(join(outDir, 'queries', `${q.id}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
+  return { id: q.id, file, rowCount: result.rows.length, resultSha256: hash };
+}
