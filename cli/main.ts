@@ -14,6 +14,7 @@ import { queryCommand } from './commands/query.js';
 import { replayCommand } from './commands/replay.js';
 import { approvalsCommand } from './commands/approvals.js';
 import { accessCommand } from './commands/access.js';
+import { verifyCommand } from './commands/verify.js';
 import { CliError } from './errors.js';
 
 await yargs(hideBin(process.argv))
@@ -29,6 +30,7 @@ await yargs(hideBin(process.argv))
   .command(replayCommand)
   .command(approvalsCommand)
   .command(accessCommand)
+  .command(verifyCommand)
   .command(keygenCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()

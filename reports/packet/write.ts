@@ -1,10 +1,11 @@
 // Seals a packet folder: generation.json, VERIFY.md, the signer's public key, manifest.json
 // and its signature (manifest.intoto.json). Call it last, after every data file is written.
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, relative, resolve, sep } from 'node:path';
 import { publicKeyPem, type SigningKey } from '../../proxy/recorder/keys.js';
 import { makeStatement, signStatement, type DsseEnvelope } from './dsse.js';
 import { sha256Hex } from './hash.js';
+import { writePacketZip } from './zip.js';
 import { buildManifest, MANIFEST_FILE, serializeManifest, SIGNATURE_FILE, type Manifest } from './manifest.js';
 
 export const GENERATION_FILE = 'generation.json';
@@ -27,6 +28,8 @@ export interface Generation {
 export interface FinishOptions {
   signingKey: SigningKey;
   generation: Generation;
+  /** Also write the sealed packet as this .zip (outside the packet folder). */
+  zip?: string;
 }
 
 export interface FinishedPacket {
@@ -72,13 +75,19 @@ envelope's \`payload\` (base64) to bytes P, build the DSSE pre-authentication en
     "DSSEv1" SP len(payloadType) SP payloadType SP len(P) SP P
 
 (lengths in bytes, ASCII decimal) and verify the base64-decoded \`sig\` over it with
-Ed25519 (for example \`openssl pkeyutl -verify -pubin -inkey operator.pub.pem -rawin
--in pae.bin -sigfile sig.bin\`).
+Ed25519. With jq and OpenSSL 3 (these write scratch files: run them in a copy of the
+packet, since \`auditgate verify\` reports any file the manifest does not list):
+
+    jq -r .payload manifest.intoto.json | base64 -d > payload.json
+    jq -r '.signatures[0].sig' manifest.intoto.json | base64 -d > sig.bin
+    { printf 'DSSEv1 28 application/vnd.in-toto+json %d ' "$(wc -c < payload.json)"; cat payload.json; } > pae.bin
+    openssl pkeyutl -verify -pubin -inkey operator.pub.pem -rawin -in pae.bin -sigfile sig.bin
 
 ## 2. Check the manifest is the signed one
 
-The decoded payload's \`subject[0].digest.sha256\` must equal
+The decoded payload's \`subject[0].digest.sha256\` must equal the sha256 of manifest.json:
 
+    jq -r '.subject[0].digest.sha256' payload.json
     sha256sum manifest.json
 
 ## 3. Check every file
@@ -106,6 +115,10 @@ yourself in DuckDB and compare the CSV by eye.
 
 export async function finishPacket(dir: string, opts: FinishOptions): Promise<FinishedPacket> {
   const { signingKey, generation } = opts;
+  if (opts.zip) {
+    const rel = relative(resolve(dir), resolve(opts.zip));
+    if (!rel.startsWith(`..${sep}`) && rel !== '..') throw new Error(`the zip ${opts.zip} must be written outside the packet folder ${dir}`);
+  }
   await writeFile(join(dir, GENERATION_FILE), `${JSON.stringify(generation, null, 2)}\n`);
   await writeFile(join(dir, VERIFY_FILE), verifyInstructions(signingKey.keyId));
   await writeFile(join(dir, PUBLIC_KEY_FILE), publicKeyPem(signingKey.publicKey));
@@ -125,5 +138,6 @@ export async function finishPacket(dir: string, opts: FinishOptions): Promise<Fi
   });
   const envelope = signStatement(statement, signingKey.privateKey, signingKey.publicKey);
   await writeFile(join(dir, SIGNATURE_FILE), `${JSON.stringify(envelope, null, 2)}\n`);
+  if (opts.zip) await writePacketZip(dir, opts.zip);
   return { manifest, manifestSha256, envelope, keyId: signingKey.keyId };
 }
