@@ -41,7 +41,7 @@ function encodeRate(groups: RecordInput[][], chained: boolean): number {
   return n / ((performance.now() - t0) / 1000);
 }
 
-async function strictRate(total: number, concurrency: number): Promise<{ rate: number; batches: number }> {
+async function strictRate(total: number, concurrency: number): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'auditgate-bench-rec-'));
   try {
     const r = await Recorder.open({ directory: dir, gatewayId: 'bench', key: freshKey(), durability: 'strict', batchIntervalMs: 50, segmentMaxBytes: 1 << 30, segmentMaxAgeMs: 3_600_000, maxPendingRecords: 1 });
@@ -53,7 +53,7 @@ async function strictRate(total: number, concurrency: number): Promise<{ rate: n
     }));
     const seconds = (performance.now() - t0) / 1000;
     await r.close();
-    return { rate: total / seconds, batches: 0 };
+    return total / seconds;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -79,7 +79,7 @@ export const recorderSuite: BenchSuite = {
     const strict: { c: number; rate: number }[] = [];
     for (const c of short ? [8] : [1, 8, 64]) {
       const rates: number[] = [];
-      for (let i = 0; i < (short ? 1 : 3); i++) rates.push((await strictRate(short ? 2000 : c === 1 ? 5000 : 50_000, c)).rate);
+      for (let i = 0; i < (short ? 1 : 3); i++) rates.push(await strictRate(short ? 2000 : c === 1 ? 5000 : 50_000, c));
       strict.push({ c, rate: median(rates) });
       log(`strict, ${c} concurrent: ${(median(rates) / 1e3).toFixed(1)}k records/s`);
     }

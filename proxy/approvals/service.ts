@@ -91,31 +91,40 @@ export async function createApprovalService(opts: ApprovalServiceOptions): Promi
     for (const set of waiters.values()) for (const w of set) w.check();
   };
 
-  async function tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+  /**
+   * A pooled client for `fn`. A checked-out client has no 'error' listener (pg-pool removes its
+   * own on checkout): without this one, the connection dying meanwhile would be an uncaught
+   * exception. A client that failed is released as broken, so the pool drops it.
+   */
+  async function withClient<T>(fn: (c: pg.PoolClient, fail: (err: Error) => void) => Promise<T>): Promise<T> {
     const c = await pool.connect();
     let broken: Error | undefined;
-    // A checked-out client has no 'error' listener (pg-pool removes its own on checkout): without
-    // this one, the connection dying mid-transaction would be an uncaught exception.
-    const onError = (err: Error): void => {
+    const fail = (err: Error): void => {
       broken = err;
     };
-    c.on('error', onError);
+    c.on('error', fail);
     try {
-      // Explicitly READ COMMITTED: a server or role default of REPEATABLE READ/SERIALIZABLE
-      // would turn the row-lock waits below into serialization failures.
-      await c.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-      const out = await fn(c);
-      await c.query('COMMIT');
-      return out;
-    } catch (err) {
-      await c.query('ROLLBACK').catch((e: Error) => {
-        broken = e;
-      });
-      throw err;
+      return await fn(c, fail);
     } finally {
-      c.removeListener('error', onError);
+      c.removeListener('error', fail);
       c.release(broken);
     }
+  }
+
+  async function tx<T>(fn: (c: pg.PoolClient) => Promise<T>): Promise<T> {
+    return withClient(async (c, fail) => {
+      try {
+        // Explicitly READ COMMITTED: a server or role default of REPEATABLE READ/SERIALIZABLE
+        // would turn the row-lock waits below into serialization failures.
+        await c.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+        const out = await fn(c);
+        await c.query('COMMIT');
+        return out;
+      } catch (err) {
+        await c.query('ROLLBACK').catch(fail);
+        throw err;
+      }
+    });
   }
 
   /** 'expired' events for what this instance just expired (it alone saw those rows change). */
@@ -163,19 +172,10 @@ export async function createApprovalService(opts: ApprovalServiceOptions): Promi
 
   // Start: schema first (serialised across instances), then the listener, then the sweep.
   try {
-    const c = await pool.connect();
-    let broken: Error | undefined;
-    const onError = (err: Error): void => {
-      broken = err;
-    };
-    c.on('error', onError);
-    try {
+    await withClient(async (c) => {
       const applied = await migrate(c, { warn: (msg, fields) => log.warn(`approvals: ${msg}`, fields) });
       if (applied.length > 0) log.info('approvals: control database migrated', { versions: applied });
-    } finally {
-      c.removeListener('error', onError);
-      c.release(broken);
-    }
+    });
   } catch (err) {
     await pool.end().catch(() => {});
     throw err;

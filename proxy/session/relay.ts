@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import { serialize } from 'pg-protocol';
 import { analyze } from '../analysis/index.js';
 import type { PreparedRegistry, StatementFacts } from '../analysis/facts.js';
-import { errorResponse, type TransactionStatus } from '../protocol/backend.js';
+import { errorResponse, readErrorFields, type TransactionStatus } from '../protocol/backend.js';
 import { ProtocolError } from '../protocol/errors.js';
 import { MessageFramer } from '../protocol/framer.js';
 import { parseBind, parseExecute, parseParse, parseQuery, parseTarget } from '../protocol/frontend.js';
@@ -790,7 +790,7 @@ export class Relay {
     // A failed Parse of the unnamed statement has dropped the previous one. A failed Bind may
     // or may not have replaced its portal: forget it (executing it is then refused, never guessed).
     if ((head.kind === 'query' || head.kind === 'execute') && head.rec) {
-      head.rec.sqlstate = errorCode(m);
+      head.rec.sqlstate = readErrorFields(m).get('C') ?? null;
       if (head.kind === 'execute') {
         this.absorb(head.rec, head.filter);
         this.finish(head.rec);
@@ -897,19 +897,6 @@ export class Relay {
 }
 
 const EMPTY = Buffer.alloc(0);
-
-/** The SQLSTATE of an ErrorResponse (field 'C'). */
-function errorCode(m: Buffer): string | null {
-  let i = 5;
-  while (i < m.length && m[i] !== 0) {
-    const type = m[i]!;
-    const end = m.indexOf(0, i + 1);
-    if (end < 0) return null;
-    if (type === 0x43) return m.toString('latin1', i + 1, end);
-    i = end + 1;
-  }
-  return null;
-}
 
 /** Rows from a CommandComplete tag: its last number ("SELECT 5", "INSERT 0 3", "UPDATE 2"). */
 function tagRows(m: Buffer): number | null {
