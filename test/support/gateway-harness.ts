@@ -1,5 +1,6 @@
 // Starts a real gateway for integration tests: the real config loader, dev issuer, policy
 // engine and upstream connector, in front of the machine's PostgreSQL (fixture database).
+import { alwaysOpenBundle } from './always-open-bundle.js';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +44,7 @@ export async function startTestGateway(
       catalog_role: 'auditgate_reader',
       ...opts.upstream,
     },
-    policy: { reload: 'off' },
+    policy: { reload: 'off', bundle: await alwaysOpenBundle() },
     ...opts.config,
   };
   const file = join(dir, 'auditgate.yaml');
