@@ -15,6 +15,7 @@ import { replayCommand } from './commands/replay.js';
 import { approvalsCommand } from './commands/approvals.js';
 import { accessCommand } from './commands/access.js';
 import { verifyCommand } from './commands/verify.js';
+import { reportCommand } from './commands/report.js';
 import { CliError } from './errors.js';
 
 await yargs(hideBin(process.argv))
@@ -30,6 +31,7 @@ await yargs(hideBin(process.argv))
   .command(replayCommand)
   .command(approvalsCommand)
   .command(accessCommand)
+  .command(reportCommand)
   .command(verifyCommand)
   .command(keygenCommand)
   .demandCommand(1, 'Name a command; see --help.')

@@ -13,7 +13,7 @@ import { IdentityVerifier, defaultDevIssuerDir, ensureDevIssuer } from './identi
 import { devIssuerConfig } from './identity/dev-issuer.js';
 import type { IssuerConfig } from './identity/config.js';
 import { CatalogResolver } from './masking/catalog.js';
-import { maskingFilterFactory } from './masking/session-filter.js';
+import { classificationOf, maskingFilterFactory } from './masking/session-filter.js';
 import { DecisionCache } from './session/decision-cache.js';
 import { Gateway, type GatewayOptions } from './session/gateway.js';
 import type { Verdict } from './session/statement-gate.js';
@@ -24,6 +24,7 @@ import { createApprovalService } from './approvals/service.js';
 import type { ApprovalEvent, ApprovalService } from './approvals/types.js';
 import { createWebhookNotifier, type WebhookNotifier } from './approvals/webhook.js';
 import { startAdminServer, type AdminServer } from './admin/server.js';
+import { gatewayBuild } from './build-digest.js';
 import type { UpstreamPort } from './session/startup.js';
 import { cancelUpstream, connectUpstream, type UpstreamTarget } from './upstream/index.js';
 
@@ -74,7 +75,17 @@ export async function startGateway(config: ResolvedConfig, opts: StartOptions = 
   log.info('recording', { dir: rc.dir, gateway_id: rc.gateway_id, mode: rc.mode, public_key: rc.public_key_file, next_seq: recorder.chainHead.seq + 1 });
   const recordBundle = () =>
     recorder
-      .append({ kind: 'bundle_loaded', bundle_sha256: engine.bundleSha256, detail: JSON.stringify({ source: engine.bundleSource, manifest: engine.manifest }) })
+      .append({
+        kind: 'bundle_loaded',
+        bundle_sha256: engine.bundleSha256,
+        detail: JSON.stringify({
+          source: engine.bundleSource,
+          manifest: engine.manifest,
+          gateway: gatewayBuild(),
+          // What this bundle classifies as sensitive, so the evidence attests what masking covered.
+          classification: [...classificationOf(engine.data)].map(([column, method]) => ({ column, method })),
+        }),
+      })
       .catch((err: Error) => log.error('audit record lost', { kind: 'bundle_loaded', error: err.message }));
   await recordBundle();
 

@@ -9,6 +9,9 @@ import type { SchemaPart } from './part.js';
 const LATEST_SNAPSHOT = `SELECT snapshot_id FROM entitlement_snapshots ORDER BY taken_at DESC, snapshot_id DESC LIMIT 1`;
 
 /** The newest directory import, one row per subject. */
+const DIRECTORY_ALL = `SELECT subject, display_name, email, kind, owner, groups, status, created_at, disabled_at, import_id FROM directory_identities
+  WHERE import_id = (SELECT import_id FROM directory_imports ORDER BY imported_at DESC, import_id DESC LIMIT 1)
+  QUALIFY row_number() OVER (PARTITION BY subject ORDER BY line) = 1`;
 const DIRECTORY = `SELECT subject, display_name, email, kind, owner, status FROM directory_identities
   WHERE import_id = (SELECT import_id FROM directory_imports ORDER BY imported_at DESC, import_id DESC LIMIT 1)
   QUALIFY row_number() OVER (PARTITION BY subject ORDER BY line) = 1`;
@@ -34,11 +37,15 @@ const list = (xs: string[]) => `[${xs.map((x) => `'${x}'`).join(', ')}]`;
 
 export const viewsSchema: SchemaPart = {
   name: 'views',
-  version: 2,
+  version: 3,
   statements: [
-    // identity × upstream role × database × object × action, and whether a standing grant
-    // (the newest entitlement snapshot) covers it.
-    `CREATE OR REPLACE VIEW access_matrix AS
+    // The identity directory as of its newest import, one row per subject (empty before any import).
+    `CREATE OR REPLACE VIEW directory AS ${DIRECTORY_ALL}`,
+
+    // Who can do what, from the newest entitlement snapshot: each login role × object × action
+    // (read/write from table privileges, ddl from ownership), through role memberships that
+    // inherit. Empty without a snapshot.
+    `CREATE OR REPLACE VIEW effective_grants AS
     WITH RECURSIVE
     latest AS (${LATEST_SNAPSHOT}),
     roles AS (SELECT * FROM ent_roles WHERE snapshot_id = (SELECT snapshot_id FROM latest)),
@@ -52,6 +59,26 @@ export const viewsSchema: SchemaPart = {
       SELECT e.login, edges.role FROM effective e JOIN edges ON edges.member = e.role
     ),
     holders AS (SELECT login, role FROM effective UNION SELECT name, 'PUBLIC' FROM roles),
+    objects AS (
+      SELECT * FROM ent_privileges WHERE snapshot_id = (SELECT snapshot_id FROM latest)
+        AND object_type IN ('table', 'view', 'materialized view', 'foreign table', 'partitioned table', 'sequence', 'column')
+    ),
+    via AS (SELECT h.login, h.role, CASE WHEN h.role <> h.login THEN ' via ' || h.role ELSE '' END AS suffix FROM holders h)
+    SELECT v.login, p.database, p.schema_name AS table_schema, p.object_name AS table_name,
+      CASE WHEN p.privilege = 'SELECT' THEN 'read' ELSE 'write' END AS action,
+      p.privilege || v.suffix AS granted_by
+    FROM via v JOIN objects p ON p.grantee = v.role
+    WHERE p.privilege IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE')
+    UNION
+    SELECT v.login, p.database, p.schema_name, p.object_name, 'ddl', 'OWNER' || v.suffix
+    FROM via v JOIN objects p ON p.object_owner = v.role`,
+
+    // identity × upstream role × database × object × action over [from_ts, to_ts), and whether
+    // a standing grant (the newest entitlement snapshot) covers it.
+    `CREATE OR REPLACE MACRO access_matrix_between(from_ts, to_ts) AS TABLE
+    WITH
+    latest AS (${LATEST_SNAPSHOT}),
+    roles AS (SELECT * FROM ent_roles WHERE snapshot_id = (SELECT snapshot_id FROM latest)),
     acc AS (
       SELECT subject, identity_kind, upstream_role, database, table_schema, table_name, access AS action,
         count(*) AS statements,
@@ -61,19 +88,12 @@ export const viewsSchema: SchemaPart = {
         count(*) FILTER (WHERE approval_id IS NOT NULL AND decision IN ('allow', 'approved')) AS approved,
         count(*) FILTER (WHERE executed = 'yes') AS executed,
         min(ts) AS first_seen, max(ts) AS last_seen
-      FROM statement_tables GROUP BY ALL
+      FROM statement_tables WHERE ts >= from_ts AND ts < to_ts GROUP BY ALL
     ),
     grants AS (
-      SELECT a.subject, a.upstream_role, a.database, a.table_schema, a.table_name, a.action,
-        list(DISTINCT CASE WHEN a.action = 'ddl' THEN 'OWNER' ELSE p.privilege END || CASE WHEN h.role <> a.upstream_role THEN ' via ' || h.role ELSE '' END) AS granted_by
-      FROM acc a
-      JOIN holders h ON h.login = a.upstream_role
-      JOIN ent_privileges p ON p.snapshot_id = (SELECT snapshot_id FROM latest) AND p.grantee = h.role
-        AND p.database = a.database AND p.object_name = a.table_name AND (a.table_schema IS NULL OR p.schema_name = a.table_schema)
-        AND p.object_type IN ('table', 'view', 'materialized view', 'foreign table', 'partitioned table', 'sequence', 'column')
-        AND ((a.action = 'read' AND p.privilege = 'SELECT')
-          OR (a.action = 'write' AND p.privilege IN ('INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'))
-          OR (a.action = 'ddl' AND p.object_owner = h.role))
+      SELECT a.subject, a.upstream_role, a.database, a.table_schema, a.table_name, a.action, list(DISTINCT g.granted_by) AS granted_by
+      FROM acc a JOIN effective_grants g ON g.login = a.upstream_role AND g.database = a.database AND g.table_name = a.table_name
+        AND (a.table_schema IS NULL OR g.table_schema = a.table_schema) AND g.action = a.action
       GROUP BY ALL
     ),
     dir AS (${DIRECTORY})
@@ -91,8 +111,26 @@ export const viewsSchema: SchemaPart = {
     LEFT JOIN roles r ON r.name = a.upstream_role
     LEFT JOIN dir d ON d.subject = a.subject`,
 
+    `CREATE OR REPLACE VIEW access_matrix AS SELECT * FROM access_matrix_between('-infinity'::TIMESTAMPTZ, 'infinity'::TIMESTAMPTZ)`,
+
+    // Granted but not used: for each identity and the upstream role its sessions used in
+    // [from_ts, to_ts), every standing grant of that role it did not exercise.
+    `CREATE OR REPLACE MACRO grants_unused_between(from_ts, to_ts) AS TABLE
+    WITH used_roles AS (
+      SELECT DISTINCT subject, identity_kind, upstream_role FROM sessions
+      WHERE started_at >= from_ts AND started_at < to_ts AND connect_decision = 'allow' AND upstream_role IS NOT NULL
+    ),
+    used AS (SELECT DISTINCT subject, upstream_role, database, table_schema, table_name, access AS action FROM statement_tables WHERE ts >= from_ts AND ts < to_ts)
+    SELECT u.subject, u.identity_kind, u.upstream_role, g.database, g.table_schema, g.table_name, g.action, list_sort(list(DISTINCT g.granted_by)) AS granted_by
+    FROM used_roles u JOIN effective_grants g ON g.login = u.upstream_role
+    WHERE NOT EXISTS (
+      SELECT 1 FROM used x WHERE x.subject IS NOT DISTINCT FROM u.subject AND x.upstream_role = u.upstream_role AND x.database = g.database
+        AND x.table_name = g.table_name AND (x.table_schema IS NULL OR x.table_schema = g.table_schema) AND x.action = g.action
+    )
+    GROUP BY ALL`,
+
     // One row per approval (and per held statement without any approval record).
-    `CREATE OR REPLACE VIEW approval_trail AS
+    `CREATE OR REPLACE MACRO approval_trail_between(from_ts, to_ts) AS TABLE
     WITH req AS (
       SELECT approval_id,
         arg_min(gateway_id, ts) AS gateway_id, arg_min(session_id, ts) AS session_id, arg_min(statement_id, ts) AS statement_id,
@@ -109,6 +147,8 @@ export const viewsSchema: SchemaPart = {
         max(ts) FILTER (WHERE event IN ('granted', 'rejected', 'denied', 'expired', 'cancelled', 'withdrawn')) AS decided_at,
         max(ts) FILTER (WHERE event = 'approved') AS last_approved_at,
         max(ts) FILTER (WHERE event = 'released') AS released_at,
+        arg_min(detail ->> 'statement_hash', ts) FILTER (WHERE detail ->> 'statement_hash' IS NOT NULL) AS statement_hash,
+        max(TRY_CAST(detail ->> 'expires_at' AS TIMESTAMPTZ)) AS expires_at,
         count(*) AS events
       FROM approvals WHERE approval_id IS NOT NULL GROUP BY approval_id
     ),
@@ -133,7 +173,7 @@ export const viewsSchema: SchemaPart = {
       coalesce(b.h_session, b.session_id) AS session_id,
       coalesce(b.h_statement, b.statement_id) AS statement_id,
       coalesce(b.subject, b.requested_by) AS subject, b.identity_kind, b.database, b.upstream_role,
-      b.sql, b.statement_kind, b.tables, b.policy_reasons, b.approvers, b.request_reason,
+      b.sql, b.statement_hash, b.statement_kind, b.tables, b.policy_reasons, b.approvers, b.request_reason,
       coalesce(b.requested_at, b.held_at) AS requested_at,
       CASE
         WHEN b.outcome IS NOT NULL THEN b.outcome
@@ -154,47 +194,66 @@ export const viewsSchema: SchemaPart = {
       -- Should never be true: an execution without a granted approval, or more than one.
       (x.executed_at IS NOT NULL AND coalesce(b.outcome, CASE WHEN len(coalesce(b.approved_by, [])) >= coalesce(b.required_approvals, 1) THEN 'approved' END, '') <> 'approved')
         OR coalesce(x.executions, 0) > 1 AS release_violation,
+      b.expires_at,
       coalesce(b.events, 0) AS events
-    FROM base b LEFT JOIN released x ON x.approval_id = b.approval_id`,
+    FROM base b LEFT JOIN released x ON x.approval_id = b.approval_id
+    WHERE coalesce(b.requested_at, b.held_at) >= from_ts AND coalesce(b.requested_at, b.held_at) < to_ts`,
+
+    `CREATE OR REPLACE VIEW approval_trail AS SELECT * FROM approval_trail_between('-infinity'::TIMESTAMPTZ, 'infinity'::TIMESTAMPTZ)`,
+
+    // The columns the policy bundles classify as sensitive (bundle_loaded records since the
+    // gateway wrote them) and the method each bundle applies.
+    `CREATE OR REPLACE VIEW classified_columns AS
+    SELECT DISTINCT r.bundle_sha256, lower(c.entry.column) AS column_ref,
+      CASE WHEN len(string_split(c.entry.column, '.')) >= 3 THEN lower(string_split(c.entry.column, '.')[1]) END AS table_schema,
+      lower(string_split(c.entry.column, '.')[-2]) AS table_name, lower(string_split(c.entry.column, '.')[-1]) AS column_name,
+      c.entry.method AS method
+    FROM records r, (SELECT unnest(from_json(CASE WHEN json_valid(r.detail) THEN r.detail::JSON -> 'classification' END, '[{"column":"VARCHAR","method":"VARCHAR"}]')) AS entry) c
+    WHERE r.kind = 'bundle_loaded' AND c.entry.column IS NOT NULL`,
 
     // Executed statements that read a table with a column the gateway has masked (at least once,
     // in any statement), where nothing of that table was masked in that statement.
-    `CREATE OR REPLACE VIEW unmasked_sensitive_statements AS
-    WITH sensitive AS (SELECT DISTINCT table_schema, table_name FROM masking_events),
-    masked_tables AS (SELECT DISTINCT gateway_id, session_id, statement_id, table_schema, table_name FROM masking_events)
+    `CREATE OR REPLACE MACRO unmasked_sensitive_statements_between(from_ts, to_ts) AS TABLE
+    WITH sensitive AS (SELECT DISTINCT table_schema, table_name FROM masking_events UNION SELECT DISTINCT table_schema, table_name FROM classified_columns),
+    masked_tables AS (SELECT DISTINCT gateway_id, session_id, statement_id, table_schema, table_name FROM masking_events WHERE ts >= from_ts AND ts < to_ts)
     SELECT st.gateway_id, st.session_id, st.statement_id, st.ts, st.subject, st.identity_kind, st.database, st.upstream_role,
       s.table_schema, s.table_name, st.access, st.decision, st.approval_id, q.sql, q."rows"
     FROM statement_tables st
     JOIN sensitive s ON s.table_name = st.table_name AND (st.table_schema IS NULL OR s.table_schema IS NULL OR s.table_schema = st.table_schema)
     JOIN statements q ON q.gateway_id = st.gateway_id AND q.session_id = st.session_id AND q.statement_id = st.statement_id
-    WHERE st.executed = 'yes' AND st.access = 'read'
+    WHERE st.executed = 'yes' AND st.access = 'read' AND st.ts >= from_ts AND st.ts < to_ts
       AND NOT EXISTS (
         SELECT 1 FROM masked_tables m
         WHERE m.gateway_id = st.gateway_id AND m.session_id = st.session_id AND m.statement_id = st.statement_id
           AND m.table_name = s.table_name AND m.table_schema IS NOT DISTINCT FROM s.table_schema
       )`,
 
+    `CREATE OR REPLACE VIEW unmasked_sensitive_statements AS SELECT * FROM unmasked_sensitive_statements_between('-infinity'::TIMESTAMPTZ, 'infinity'::TIMESTAMPTZ)`,
+
     // Per sensitive column (a column the gateway has masked at least once) and identity.
-    `CREATE OR REPLACE VIEW masking_attestation AS
-    WITH sensitive AS (SELECT DISTINCT table_schema, table_name, column_name, column_ref FROM masking_events),
+    `CREATE OR REPLACE MACRO masking_attestation_between(from_ts, to_ts) AS TABLE
+    WITH sensitive AS (
+      SELECT DISTINCT table_schema, table_name, column_name, column_ref FROM masking_events
+      UNION SELECT DISTINCT table_schema, table_name, column_name, column_ref FROM classified_columns
+    ),
     masked AS (
       SELECT column_ref, subject, identity_kind,
         count(DISTINCT (gateway_id, session_id, statement_id)) AS statements_masked,
         sum(values_masked)::BIGINT AS values_masked,
         min(ts) AS first_masked_at, max(ts) AS last_masked_at,
-        list(DISTINCT method) FILTER (WHERE method IS NOT NULL) AS methods
-      FROM masking_events GROUP BY ALL
+        list(DISTINCT method ORDER BY method) FILTER (WHERE method IS NOT NULL) AS methods
+      FROM masking_events WHERE ts >= from_ts AND ts < to_ts GROUP BY ALL
     ),
     touching AS (
       SELECT s.column_ref, st.subject, st.identity_kind, count(DISTINCT (st.gateway_id, st.session_id, st.statement_id)) AS statements_touching_table
       FROM sensitive s
       JOIN statement_tables st ON st.table_name = s.table_name AND (st.table_schema IS NULL OR s.table_schema IS NULL OR s.table_schema = st.table_schema)
-      WHERE st.executed = 'yes' AND st.access = 'read'
+      WHERE st.executed = 'yes' AND st.access = 'read' AND st.ts >= from_ts AND st.ts < to_ts
       GROUP BY ALL
     ),
     unmasked AS (
       SELECT s.column_ref, u.subject, u.identity_kind, count(DISTINCT (u.gateway_id, u.session_id, u.statement_id)) AS statements_unmasked
-      FROM sensitive s JOIN unmasked_sensitive_statements u ON u.table_name = s.table_name AND u.table_schema IS NOT DISTINCT FROM s.table_schema
+      FROM sensitive s JOIN unmasked_sensitive_statements_between(from_ts, to_ts) u ON u.table_name = s.table_name AND u.table_schema IS NOT DISTINCT FROM s.table_schema
       GROUP BY ALL
     ),
     keys AS (
@@ -211,6 +270,8 @@ export const viewsSchema: SchemaPart = {
     LEFT JOIN masked m ON m.column_ref = k.column_ref AND m.subject IS NOT DISTINCT FROM k.subject AND m.identity_kind IS NOT DISTINCT FROM k.identity_kind
     LEFT JOIN touching t ON t.column_ref = k.column_ref AND t.subject IS NOT DISTINCT FROM k.subject AND t.identity_kind IS NOT DISTINCT FROM k.identity_kind
     LEFT JOIN unmasked u ON u.column_ref = k.column_ref AND u.subject IS NOT DISTINCT FROM k.subject AND u.identity_kind IS NOT DISTINCT FROM k.identity_kind`,
+
+    `CREATE OR REPLACE VIEW masking_attestation AS SELECT * FROM masking_attestation_between('-infinity'::TIMESTAMPTZ, 'infinity'::TIMESTAMPTZ)`,
 
     `CREATE OR REPLACE VIEW privileged_actions AS
     WITH latest AS (${LATEST_SNAPSHOT}),

@@ -29,8 +29,12 @@ export interface QueryMeta {
   executed_at: string;
   columns: string[];
   row_count: number;
-  /** sha256 of canonicalResult (see hash.ts) of the rows. */
+  /**
+   * 'rows' (the default): sha256 of canonicalResult (see hash.ts) of the rows.
+   * 'csv': sha256 of the CSV DuckDB's COPY writes (copy-query.ts), for results too large to load.
+   */
   result_sha256: string;
+  result_sha256_of?: 'rows' | 'csv';
   outputs: string[];
 }
 
@@ -39,7 +43,12 @@ export interface PacketQueryResult {
   file: string;
   rowCount: number;
   resultSha256: string;
+  /** The rows (runPacketQuery only; a COPY query never loads them). */
+  result?: QueryResult;
 }
+
+/** Run on the connection before packet queries, when writing and when verifying: times in UTC. */
+export const PACKET_SESSION_SETUP = `SET TimeZone = 'UTC'`;
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -95,5 +104,5 @@ export async function runPacketQuery(conn: DuckDBConnection, q: PacketQuery, out
   await writeFile(join(outDir, file), formatResult(result, 'csv'));
   await writeFile(join(outDir, sqlFile), q.sql.endsWith('\n') ? q.sql : `${q.sql}\n`);
   await writeFile(join(outDir, 'queries', `${q.id}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
-  return { id: q.id, file, rowCount: result.rows.length, resultSha256: hash };
+  return { id: q.id, file, rowCount: result.rows.length, resultSha256: hash, result };
 }

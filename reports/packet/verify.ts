@@ -11,7 +11,8 @@ import { keyIdOf, loadPublicKey } from '../../proxy/recorder/keys.js';
 import { verifyEnvelope } from './dsse.js';
 import { csvDataRows, resultSha256, sha256File, sha256Hex } from './hash.js';
 import { describeFile, listPacketFiles, MANIFEST_FILE, SIGNATURE_FILE, UNLISTED, type ManifestEntry } from './manifest.js';
-import { executePacketQuery, isSafeRelativePath, type QueryMeta } from './query-file.js';
+import { copyCsvSha256 } from './copy-query.js';
+import { executePacketQuery, isSafeRelativePath, PACKET_SESSION_SETUP, type QueryMeta } from './query-file.js';
 import { GENERATION_FILE, PUBLIC_KEY_FILE } from './write.js';
 import { extractPacketZip, ZipError } from './zip.js';
 
@@ -223,10 +224,32 @@ export async function verifyPacket(dir: string, opts: VerifyOptions = {}): Promi
 
   if (opts.dbPath) {
     const db = await openEvidenceDb(opts.dbPath, { readOnly: true });
+    const scratch = await mkdtemp(join(tmpdir(), 'auditgate-verify-rerun-'));
     try {
+      // Times render in UTC whatever this machine's zone, as when the packet was written.
+      await db.connection.run(PACKET_SESSION_SETUP);
       for (const { path, meta } of metas) {
         if (!present.has(meta.sql_file)) continue;
         const sql = await readFile(join(dir, ...meta.sql_file.split('/')), 'utf8');
+        if (meta.result_sha256_of === 'csv') {
+          let rerun;
+          try {
+            rerun = await copyCsvSha256(db.connection, sql, meta.parameters ?? {}, scratch);
+          } catch (err) {
+            add('query_failed', `${meta.sql_file} did not run on ${opts.dbPath}: ${(err as Error).message}`, meta.sql_file);
+            continue;
+          }
+          report.rerun++;
+          if (rerun.sha256 !== meta.result_sha256) {
+            add('query_result_changed', `${meta.sql_file} now writes ${rerun.rows} rows with CSV sha256 ${rerun.sha256}; ${path} recorded ${meta.row_count} rows, ${meta.result_sha256}`, meta.sql_file);
+            continue;
+          }
+          for (const out of meta.outputs) {
+            const e = listed.get(out);
+            if (out.toLowerCase().endsWith('.csv') && e && e.sha256 !== rerun.sha256) add('csv_differs_from_query', `${out} is not the CSV of ${meta.sql_file}'s result`, out);
+          }
+          continue;
+        }
         let result;
         try {
           result = await executePacketQuery(db.connection, sql, meta.parameters ?? {});
@@ -250,6 +273,7 @@ export async function verifyPacket(dir: string, opts: VerifyOptions = {}): Promi
       }
     } finally {
       db.close();
+      await rm(scratch, { recursive: true, force: true });
     }
     try {
       const gen = JSON.parse(await readFile(join(dir, GENERATION_FILE), 'utf8')) as { evidence_db?: { sha256?: string } };

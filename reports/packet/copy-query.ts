@@ -1,0 +1,98 @@
+// A packet data file too large to hold in memory (a population of millions of statements):
+// DuckDB itself writes the query's result as CSV (and, if asked, Parquet), and the recorded
+// hash is the CSV file's sha256. `auditgate verify --db` re-runs the same COPY into a scratch
+// file and compares, so reproducing it never loads the rows into JavaScript either.
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { QueryFailed, QueryRefused } from '../../collectors/query.js';
+import { sha256File } from './hash.js';
+import { isSafeRelativePath, type PacketQuery, type PacketQueryResult, type QueryMeta, type QueryParams } from './query-file.js';
+
+/** CSV as DuckDB writes it for packets: header, comma, RFC 4180 quoting, LF line ends. */
+const CSV_OPTIONS = `FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"', NEW_LINE '\\n', DATEFORMAT '%Y-%m-%d', TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%S.%fZ'`;
+const PARQUET_OPTIONS = `FORMAT parquet, COMPRESSION zstd`;
+
+const stripSemicolon = (sql: string) => sql.trim().replace(/;\s*$/, '');
+const quotePath = (p: string) => `'${p.replaceAll("'", "''")}'`;
+
+/**
+ * Runs COPY (sql) TO path with the parameters bound; returns the rows written. The statement
+ * must be one SELECT: checked by preparing it alone first.
+ */
+export async function copyQueryTo(conn: DuckDBConnection, sql: string, params: QueryParams, path: string, format: 'csv' | 'parquet'): Promise<number> {
+  const select = stripSemicolon(sql);
+  let check;
+  try {
+    check = await conn.prepare(select);
+  } catch (err) {
+    throw new QueryFailed((err as Error).message);
+  }
+  if (check.statementType !== StatementType.SELECT) throw new QueryRefused('a packet query must be one SELECT statement');
+  try {
+    const p = await conn.prepare(`COPY (${select}) TO ${quotePath(path)} (${format === 'csv' ? CSV_OPTIONS : PARQUET_OPTIONS})`);
+    if (Object.keys(params).length) p.bind(params as Record<string, DuckDBValue>);
+    const r = await p.runAndReadAll();
+    return Number(r.getRows()[0]?.[0] ?? 0);
+  } catch (err) {
+    throw new QueryFailed((err as Error).message);
+  }
+}
+
+/** The CSV DuckDB writes for sql, and its sha256: what verify --db compares with the recorded hash. */
+export async function copyCsvSha256(conn: DuckDBConnection, sql: string, params: QueryParams, scratchDir: string): Promise<{ sha256: string; rows: number }> {
+  const tmp = join(scratchDir, `rerun-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2)}.csv`);
+  try {
+    const rows = await copyQueryTo(conn, sql, params, tmp, 'csv');
+    return { sha256: (await sha256File(tmp)).sha256, rows };
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}
+
+export interface CopyPacketQuery extends PacketQuery {
+  /** Also write the result as Parquet at this path inside the packet. */
+  parquet?: string;
+}
+
+export async function runPacketCopyQuery(conn: DuckDBConnection, q: CopyPacketQuery, outDir: string): Promise<PacketQueryResult> {
+  const file = q.file ?? `${q.id}.csv`;
+  for (const f of [file, q.parquet].filter((x): x is string => !!x)) {
+    if (!isSafeRelativePath(f) || f.startsWith('queries/')) throw new Error(`packet query ${q.id}: output path ${JSON.stringify(f)} must be relative, inside the packet and outside queries/`);
+  }
+  const params = q.params ?? {};
+  const executedAt = new Date().toISOString();
+  const csvPath = join(outDir, file);
+  await mkdir(dirname(csvPath), { recursive: true });
+  // Written under a temporary name so a failed run never leaves a half file looking finished.
+  const partial = `${csvPath}.partial`;
+  const rows = await copyQueryTo(conn, q.sql, params, partial, 'csv');
+  await rename(partial, csvPath);
+  const { sha256 } = await sha256File(csvPath);
+  const outputs = [file];
+  if (q.parquet) {
+    const pq = join(outDir, q.parquet);
+    await mkdir(dirname(pq), { recursive: true });
+    const n = await copyQueryTo(conn, q.sql, params, `${pq}.partial`, 'parquet');
+    if (n !== rows) throw new QueryFailed(`packet query ${q.id}: the Parquet copy has ${n} rows, the CSV ${rows}: the evidence database changed while the packet was written`);
+    await rename(`${pq}.partial`, pq);
+    outputs.push(q.parquet);
+  }
+  const sqlFile = `queries/${q.id}.sql`;
+  const meta: QueryMeta = {
+    id: q.id,
+    title: q.title,
+    sql_file: sqlFile,
+    parameters: params,
+    executed_at: executedAt,
+    columns: [],
+    row_count: rows,
+    result_sha256: sha256,
+    result_sha256_of: 'csv',
+    outputs,
+  };
+  await mkdir(join(outDir, 'queries'), { recursive: true });
+  await writeFile(join(outDir, sqlFile), q.sql.endsWith('\n') ? q.sql : `${q.sql}\n`);
+  await writeFile(join(outDir, 'queries', `${q.id}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
+  return { id: q.id, file, rowCount: rows, resultSha256: sha256 };
+}
