@@ -16,6 +16,7 @@ import { approvalsCommand } from './commands/approvals.js';
 import { accessCommand } from './commands/access.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportCommand } from './commands/report.js';
+import { exportCommand } from './commands/export.js';
 import { CliError } from './errors.js';
 
 await yargs(hideBin(process.argv))
@@ -33,6 +34,7 @@ await yargs(hideBin(process.argv))
   .command(accessCommand)
   .command(reportCommand)
   .command(verifyCommand)
+  .command(exportCommand)
   .command(keygenCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()
