@@ -15,14 +15,14 @@
 //     force when the window starts, so access can be judged against it.
 //   - segments, verification_runs, verification_results: small (one row per segment, run,
 //     finding), one unpartitioned file each, always whole: a later export is a superset.
-import { createHash } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { constants } from 'node:fs';
 import { access, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { packageVersion } from '../policies/locations.js';
 import { EvidenceDbError, openEvidenceDb, type EvidenceDb } from './evidence-db.js';
 import { SCHEMA_PARTS } from './schema/index.js';
+import { sha256File } from './file-digest.js';
 
 export const EXPORT_MANIFEST = 'export-manifest.json';
 export const EXPORT_FORMAT = 'auditgate-parquet-export';
@@ -225,7 +225,7 @@ export async function exportParquet(opts: ExportOptions): Promise<ExportResult> 
     const schema = await checkSchema(c, dbPath);
     // Read-only, so no other process can write while the export runs; the hash is of the
     // bytes the export read (computed while DuckDB writes, on its own threads).
-    const sourceHash = Promise.all([fileDigest(dbPath), fileDigest(`${dbPath}.wal`).catch(() => null)]);
+    const sourceHash = Promise.all([sha256File(dbPath), sha256File(`${dbPath}.wal`).catch(() => null)]);
     sourceHash.catch(() => {}); // awaited below; an earlier failure must not leave it unhandled
     await prepareOut(outDir, opts.force ?? false);
 
@@ -379,18 +379,9 @@ async function exportTable(c: DuckDBConnection, table: ExportTable, dir: string,
 }
 
 async function describeFile(outDir: string, table: string, w: WrittenFile): Promise<ExportedFile> {
-  const { sha256, bytes } = await fileDigest(w.filename);
+  const { sha256, bytes } = await sha256File(w.filename);
   const path = relative(outDir, w.filename).split(sep).join('/');
   const date = /(?:^|\/)date=(\d{4}-\d{2}-\d{2})\//.exec(path)?.[1] ?? null;
   return { path, table, date, sha256, bytes, rows: w.rows };
 }
 
-async function fileDigest(path: string): Promise<{ sha256: string; bytes: number }> {
-  const h = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(path)) {
-    h.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: h.digest('hex'), bytes };
-}

@@ -4,10 +4,10 @@
 // file and compares, so reproducing it never loads the rows into JavaScript either.
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
-import { QueryFailed, QueryRefused } from '../../collectors/query.js';
+import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
+import { QueryFailed } from '../../collectors/query.js';
 import { sha256File } from './hash.js';
-import { isSafeRelativePath, type PacketQuery, type PacketQueryResult, type QueryMeta, type QueryParams } from './query-file.js';
+import { isSafeRelativePath, prepareSelect, type PacketQuery, type PacketQueryResult, type QueryMeta, type QueryParams } from './query-file.js';
 
 /** CSV as DuckDB writes it for packets: header, comma, RFC 4180 quoting, LF line ends. */
 const CSV_OPTIONS = `FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"', NEW_LINE '\\n', DATEFORMAT '%Y-%m-%d', TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%S.%fZ'`;
@@ -22,13 +22,7 @@ const quotePath = (p: string) => `'${p.replaceAll("'", "''")}'`;
  */
 export async function copyQueryTo(conn: DuckDBConnection, sql: string, params: QueryParams, path: string, format: 'csv' | 'parquet'): Promise<number> {
   const select = stripSemicolon(sql);
-  let check;
-  try {
-    check = await conn.prepare(select);
-  } catch (err) {
-    throw new QueryFailed((err as Error).message);
-  }
-  if (check.statementType !== StatementType.SELECT) throw new QueryRefused('a packet query must be one SELECT statement');
+  await prepareSelect(conn, select);
   try {
     const p = await conn.prepare(`COPY (${select}) TO ${quotePath(path)} (${format === 'csv' ? CSV_OPTIONS : PARQUET_OPTIONS})`);
     if (Object.keys(params).length) p.bind(params as Record<string, DuckDBValue>);

@@ -1,19 +1,10 @@
 // Digests and the canonical forms both the packet writer and `auditgate verify` use, so a
 // hash computed when the packet is generated is the hash verify recomputes.
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 
 export const sha256Hex = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
-export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
-  const h = createHash('sha256');
-  let bytes = 0;
-  for await (const chunk of createReadStream(path)) {
-    h.update(chunk as Buffer);
-    bytes += (chunk as Buffer).length;
-  }
-  return { sha256: h.digest('hex'), bytes };
-}
+export { sha256File } from '../../collectors/file-digest.js';
 
 /**
  * The canonical serialisation of a query result: compact JSON of `{columns, rows}` with each

@@ -2,7 +2,7 @@
 // result as CSV, with the exact SQL and a meta file that lets anyone re-run it and compare.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { StatementType, type DuckDBConnection, type DuckDBValue } from '@duckdb/node-api';
+import { StatementType, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api';
 import { formatResult, QueryFailed, QueryRefused, runReadOnlyQuery, toPlain, type QueryResult } from '../../collectors/query.js';
 import { resultSha256 } from './hash.js';
 
@@ -63,13 +63,7 @@ export function isSafeRelativePath(p: string): boolean {
  */
 export async function executePacketQuery(conn: DuckDBConnection, sql: string, params: QueryParams = {}): Promise<QueryResult> {
   if (Object.keys(params).length === 0) return runReadOnlyQuery(conn, sql);
-  let p;
-  try {
-    p = await conn.prepare(sql);
-  } catch (err) {
-    throw new QueryFailed((err as Error).message);
-  }
-  if (p.statementType !== StatementType.SELECT) throw new QueryRefused('a packet query with parameters must be one SELECT statement');
+  const p = await prepareSelect(conn, sql);
   try {
     p.bind(params as Record<string, DuckDBValue>);
     const r = await p.runAndReadAll();
@@ -77,6 +71,18 @@ export async function executePacketQuery(conn: DuckDBConnection, sql: string, pa
   } catch (err) {
     throw new QueryFailed((err as Error).message);
   }
+}
+
+/** Prepares sql, which must be one SELECT (a packet query never writes). */
+export async function prepareSelect(conn: DuckDBConnection, sql: string): Promise<DuckDBPreparedStatement> {
+  let p;
+  try {
+    p = await conn.prepare(sql);
+  } catch (err) {
+    throw new QueryFailed((err as Error).message);
+  }
+  if (p.statementType !== StatementType.SELECT) throw new QueryRefused('a packet query must be one SELECT statement');
+  return p;
 }
 
 export async function runPacketQuery(conn: DuckDBConnection, q: PacketQuery, outDir: string): Promise<PacketQueryResult> {
