@@ -17,6 +17,7 @@ import { accessCommand } from './commands/access.js';
 import { verifyCommand } from './commands/verify.js';
 import { reportCommand } from './commands/report.js';
 import { exportCommand } from './commands/export.js';
+import { demoCommand } from './commands/demo.js';
 import { CliError } from './errors.js';
 
 await yargs(hideBin(process.argv))
@@ -36,6 +37,7 @@ await yargs(hideBin(process.argv))
   .command(verifyCommand)
   .command(exportCommand)
   .command(keygenCommand)
+  .command(demoCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()
   .version(packageVersion())

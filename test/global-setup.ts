@@ -5,7 +5,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 const root = join(import.meta.dirname, '..');
-const SOURCE_DIRS = ['cli', 'policies', 'proxy', 'collectors', 'reports', 'bench'];
+const SOURCE_DIRS = ['cli', 'policies', 'proxy', 'collectors', 'reports', 'bench', 'demo'];
 
 function newestSource(): number {
   let newest = 0;
