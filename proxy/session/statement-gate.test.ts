@@ -2,7 +2,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Identity, SessionInfo } from '../../policies/contract.js';
 import { PolicyEngine } from '../../policies/engine/engine.js';
-import { DEFAULT_BUNDLE_PATH } from '../../policies/locations.js';
+import { alwaysOpenBundle } from '../../test/support/always-open-bundle.js';
 import { loadAnalyzer } from '../analysis/index.js';
 import { DecisionCache, sessionContextKey } from './decision-cache.js';
 import { decideSql, type GateContext, type Verdict } from './statement-gate.js';
@@ -29,7 +29,8 @@ const simple = { protocol: 'simple' as const, inTransaction: false };
 
 beforeAll(async () => {
   await loadAnalyzer();
-  engine = await PolicyEngine.fromFile(DEFAULT_BUNDLE_PATH);
+  // The default policy with its change window open around the clock: the outcomes below must not depend on the hour.
+  engine = await PolicyEngine.fromFile(await alwaysOpenBundle());
 });
 
 function ctx(cache = new DecisionCache<Verdict>(100), s: SessionInfo = session): GateContext & { cache: DecisionCache<Verdict> } {
