@@ -18,31 +18,59 @@ export function canonicalResult(r: { columns: string[]; rows: unknown[][] }): st
 export const resultSha256 = (r: { columns: string[]; rows: unknown[][] }): string => sha256Hex(canonicalResult(r));
 
 /**
- * Data rows in RFC 4180 CSV text (records after the header row). Quoted fields may hold
- * commas, quotes and line breaks; a record ends at CRLF or LF outside quotes.
+ * Counts the records of RFC 4180 CSV fed in chunks (bytes or text): quoted fields may hold
+ * commas, quotes and line breaks; a record ends at CRLF or LF outside quotes. Works on bytes,
+ * since '"', CR and LF never occur inside a UTF-8 multi-byte sequence, so a file of any size is
+ * counted while it streams past.
  */
-export function csvDataRows(text: string): number {
-  let records = 0;
-  let inQuotes = false;
-  let pending = false; // characters seen since the last record break
-  for (let i = 0; i < text.length; i++) {
-    const ch = text[i];
-    if (inQuotes) {
-      if (ch === '"') {
-        if (text[i + 1] === '"') i++;
-        else inQuotes = false;
+export class CsvRecordCounter {
+  private records = 0;
+  private inQuotes = false;
+  private pending = false; // characters seen since the last record break
+  private quotePending = false; // a '"' inside quotes at the end of the last chunk (an escaped "" or the closing quote)
+  private crPending = false; // a CR at the end of the last chunk
+
+  feed(chunk: Uint8Array | string): void {
+    const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    for (let i = 0; i < b.length; i++) {
+      const ch = b[i]!;
+      if (this.quotePending) {
+        this.quotePending = false;
+        if (ch === 0x22) {
+          this.pending = true; // "" inside quotes: a literal quote, still quoted
+          continue;
+        }
+        this.inQuotes = false; // the quote closed the field; handle ch below
       }
-      pending = true;
-    } else if (ch === '"') {
-      inQuotes = true;
-      pending = true;
-    } else if (ch === '\n') {
-      records++;
-      pending = false;
-    } else if (ch === '\r' && text[i + 1] === '\n') {
-      // the LF ends the record
-    } else pending = true;
+      if (this.crPending) {
+        this.crPending = false;
+        if (ch !== 0x0a) this.pending = true; // a lone CR is data
+      }
+      if (this.inQuotes) {
+        if (ch === 0x22) this.quotePending = true;
+        this.pending = true;
+      } else if (ch === 0x22) {
+        this.inQuotes = true;
+        this.pending = true;
+      } else if (ch === 0x0a) {
+        this.records++;
+        this.pending = false;
+      } else if (ch === 0x0d) {
+        this.crPending = true; // CRLF: the LF ends the record
+      } else this.pending = true;
+    }
   }
-  if (pending) records++;
-  return Math.max(0, records - 1);
+
+  /** Data rows: records after the header row. */
+  dataRows(): number {
+    const records = this.records + (this.pending || this.crPending ? 1 : 0);
+    return Math.max(0, records - 1);
+  }
+}
+
+/** Data rows in RFC 4180 CSV text (records after the header row). */
+export function csvDataRows(text: string): number {
+  const c = new CsvRecordCounter();
+  c.feed(text);
+  return c.dataRows();
 }

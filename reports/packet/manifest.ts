@@ -1,8 +1,10 @@
 // manifest.json: every file in the packet (but the manifest and its signature) with its
 // sha256, size and, for CSV, its data row count. Sorted by path so it is reproducible.
-import { readdir, readFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { readdir } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
-import { csvDataRows, sha256File } from './hash.js';
+import { CsvRecordCounter } from './hash.js';
 
 export const MANIFEST_FILE = 'manifest.json';
 export const SIGNATURE_FILE = 'manifest.intoto.json';
@@ -35,11 +37,19 @@ export async function listPacketFiles(dir: string): Promise<{ files: string[]; o
   return { files: files.sort(byPath), other: other.sort(byPath) };
 }
 
+/** sha256, size and (CSV) data rows of a packet file, in one streaming pass: files may be gigabytes. */
 export async function describeFile(dir: string, path: string): Promise<ManifestEntry> {
   const full = join(dir, ...path.split('/'));
-  const { sha256, bytes } = await sha256File(full);
-  const entry: ManifestEntry = { path, sha256, bytes };
-  if (path.toLowerCase().endsWith('.csv')) entry.rows = csvDataRows(await readFile(full, 'utf8'));
+  const h = createHash('sha256');
+  const rows = path.toLowerCase().endsWith('.csv') ? new CsvRecordCounter() : null;
+  let bytes = 0;
+  for await (const chunk of createReadStream(full)) {
+    h.update(chunk as Buffer);
+    rows?.feed(chunk as Buffer);
+    bytes += (chunk as Buffer).length;
+  }
+  const entry: ManifestEntry = { path, sha256: h.digest('hex'), bytes };
+  if (rows) entry.rows = rows.dataRows();
   return entry;
 }
 

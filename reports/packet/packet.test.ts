@@ -8,7 +8,7 @@ import { keyIdOf, type SigningKey } from '../../proxy/recorder/keys.js';
 import { verifyCommand } from '../../cli/commands/verify.js';
 import { CliError } from '../../cli/errors.js';
 import { makeStatement, pae, signStatement, type DsseEnvelope } from './dsse.js';
-import { csvDataRows, sha256File, sha256Hex } from './hash.js';
+import { CsvRecordCounter, csvDataRows, sha256File, sha256Hex } from './hash.js';
 import { buildManifest, serializeManifest } from './manifest.js';
 import { runPacketQuery } from './query-file.js';
 import { verifyPacket, type FindingCode } from './verify.js';
@@ -95,6 +95,14 @@ describe('helpers', () => {
     expect(csvDataRows('a,b\n1,2')).toBe(1);
     expect(csvDataRows('a,b\r\n')).toBe(0);
     expect(csvDataRows('')).toBe(0);
+    // Fed in chunks split anywhere (inside "" escapes, between CR and LF), the count is the same.
+    const text = 'a,b\r\n1,"say ""hi""\r\nthere"\r\n2,x\n3,"\n"\r\n';
+    for (let cut = 0; cut <= text.length; cut++) {
+      const c = new CsvRecordCounter();
+      c.feed(text.slice(0, cut));
+      c.feed(text.slice(cut));
+      expect(c.dataRows()).toBe(3);
+    }
   });
 });
 
