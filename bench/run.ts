@@ -11,9 +11,10 @@ import { gatewaySuite } from './gateway.js';
 import { memorySuite } from './memory.js';
 import { recorderSuite } from './recorder.js';
 import { collectSuite } from './collect.js';
+import { reportSuite } from './report.js';
 import type { BenchSuite } from './suite.js';
 
-const SUITES: BenchSuite[] = [decisionSuite, gatewaySuite, memorySuite, recorderSuite, collectSuite];
+const SUITES: BenchSuite[] = [decisionSuite, gatewaySuite, memorySuite, recorderSuite, collectSuite, reportSuite];
 const RESULTS = join(PACKAGE_ROOT, 'bench', 'results');
 
 function depVersion(name: string): string {

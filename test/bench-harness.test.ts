@@ -12,6 +12,7 @@ describe('npm run bench -- --short', () => {
     expect(stdout).toMatch(/^decision: decision p50 [\d.]+–[\d.]+ µs \(goal ≤ 20 µs\): (met|not met)$/m);
     expect(stdout).toMatch(/^gateway: harness ok \(2 runs × 3 targets\)$/m);
     expect(stdout).toMatch(/^memory: harness ok \(peak RSS \d+ MB\)$/m);
+    expect(stdout).toMatch(/^report: harness ok \(20,000 statements, packet verifies\)$/m);
     expect(stdout).toContain('(short mode: BENCHMARKS.md not written)');
   });
 
