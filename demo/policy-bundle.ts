@@ -9,52 +9,11 @@
 // bundle's, byte for byte; only /data.json is rewritten. OPA bundles keep data apart from the
 // compiled policy precisely so it can be tuned without rebuilding: no `opa` needed here.
 import { readFile, writeFile } from 'node:fs/promises';
-import { Readable } from 'node:stream';
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { extract, pack, type Header } from 'tar-stream';
+import { withBundleData } from '../policies/engine/bundle-data.js';
 import { DEFAULT_BUNDLE_PATH } from '../policies/locations.js';
 
 /** The one change, as the dotted data path and its new value (printed in the narrative). */
 export const DEMO_POLICY_CHANGE = { key: 'change_window.action', from: 'deny', to: 'approval' } as const;
-
-interface Entry {
-  header: Header;
-  body: Buffer;
-}
-
-async function readTar(tar: Buffer): Promise<Entry[]> {
-  const entries: Entry[] = [];
-  const ex = extract();
-  const done = new Promise<void>((resolve, reject) => {
-    ex.on('entry', (header, stream, next) => {
-      const chunks: Buffer[] = [];
-      stream.on('data', (c: unknown) => chunks.push(c as Buffer));
-      stream.on('end', () => {
-        entries.push({ header, body: Buffer.concat(chunks) });
-        next();
-      });
-      stream.on('error', reject);
-    });
-    ex.on('finish', resolve);
-    ex.on('error', reject);
-  });
-  Readable.from([tar]).pipe(ex);
-  await done;
-  return entries;
-}
-
-async function writeTar(entries: Entry[]): Promise<Buffer> {
-  const p = pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    p.on('data', (c: unknown) => chunks.push(c as Buffer));
-    p.on('end', () => resolve(Buffer.concat(chunks)));
-    p.on('error', reject);
-  });
-  for (const e of entries) p.entry({ ...e.header, size: e.body.length }, e.body);
-  p.finalize();
-  return done;
-}
 
 /**
  * Writes the demo bundle to `out`. Fails (rather than writing a
@@ -62,17 +21,14 @@ async function writeTar(entries: Entry[]): Promise<Buffer> {
  * the setting where this expects it.
  */
 export async function writeDemoBundle(out: string, source = DEFAULT_BUNDLE_PATH): Promise<void> {
-  const entries = await readTar(gunzipSync(await readFile(source)));
-  const data = entries.find((e) => e.header.name.replace(/^\/+/, '') === 'data.json');
-  if (!data) throw new Error(`${source} has no /data.json: not an OPA bundle`);
-  const doc = JSON.parse(data.body.toString('utf8')) as { auditgate_config?: { change_window?: { action?: unknown } } };
-  const window = doc.auditgate_config?.change_window;
-  if (!window || window.action !== DEMO_POLICY_CHANGE.from) {
-    throw new Error(`${source}: expected data.auditgate_config.change_window.action to be "${DEMO_POLICY_CHANGE.from}" (got ${JSON.stringify(window?.action)}); the demo does not know this bundle`);
-  }
-  window.action = DEMO_POLICY_CHANGE.to;
-  data.body = Buffer.from(JSON.stringify(doc), 'utf8');
-  // Deterministic like the committed bundle (fixed headers, no gzip timestamp): the same
-  // default bundle always gives the same demo bundle and the same sha256 in the records.
-  await writeFile(out, gzipSync(await writeTar(entries), { level: 9 }));
+  const bundle = await withBundleData(await readFile(source), (doc) => {
+    const window = (doc as { auditgate_config?: { change_window?: { action?: unknown } } }).auditgate_config?.change_window;
+    if (!window || window.action !== DEMO_POLICY_CHANGE.from) {
+      throw new Error(`${source}: expected data.auditgate_config.change_window.action to be "${DEMO_POLICY_CHANGE.from}" (got ${JSON.stringify(window?.action)}); the demo does not know this bundle`);
+    }
+    window.action = DEMO_POLICY_CHANGE.to;
+  }, source);
+  // Deterministic like the committed bundle: the same default bundle always gives the same
+  // demo bundle and the same sha256 in the records.
+  await writeFile(out, bundle);
 }
