@@ -66,6 +66,12 @@ am AS (
   FROM access_matrix_between(${FROM}, ${TO})
 ),
 gu AS (SELECT count(*) AS grants_unused FROM grants_unused_between(${FROM}, ${TO})),
+pr AS (
+  SELECT count(*) FILTER (WHERE superuser OR bypassrls OR createrole OR replication) AS privileged_login_roles
+  FROM ent_roles
+  WHERE snapshot_id = (SELECT snapshot_id FROM entitlement_snapshots ORDER BY taken_at DESC, snapshot_id DESC LIMIT 1)
+    AND can_login AND name NOT LIKE 'pg\\_%' ESCAPE '\\'
+),
 pa AS (
   SELECT count(*) AS privileged_actions,
     count(*) FILTER (WHERE executed = 'yes') AS privileged_actions_executed,
@@ -115,7 +121,7 @@ vf AS (
     count(*) FILTER (WHERE severity = 'error' AND NOT EXISTS (SELECT 1 FROM segments l WHERE l.gateway_id = v.gateway_id AND (l.segment_sha256 = v.segment_sha256 OR l.segment = v.segment))) AS verification_errors_unresolved
   FROM verification_results v
 ),
-all_figures AS (SELECT * FROM st, ss, ids, am, gu, pa, tr, mk, cl, um, bd, gb, rc, rt, sg, vf)
+all_figures AS (SELECT * FROM st, ss, ids, am, gu, pr, pa, tr, mk, cl, um, bd, gb, rc, rt, sg, vf)
 SELECT metric, CAST(value AS DOUBLE) AS value
 FROM all_figures UNPIVOT INCLUDE NULLS (value FOR metric IN (COLUMNS(*)))
 ORDER BY metric`,
