@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
-import { extract } from 'tar-stream';
+import { extract, type Header } from 'tar-stream';
 import { PolicyError, describeThrown } from './errors.js';
 
 export interface PolicyBundle {
@@ -65,15 +65,21 @@ function parseJsonFile(bytes: Buffer | undefined, name: string, source: string):
   }
 }
 
-async function untar(tar: Buffer, source: string): Promise<Map<string, Buffer>> {
-  const files = new Map<string, Buffer>();
+export interface TarEntry {
+  header: Header;
+  body: Buffer;
+}
+
+/** Every entry of a tar archive, headers kept (bundle-data.ts repacks them). */
+export async function readTarEntries(tar: Buffer): Promise<TarEntry[]> {
+  const entries: TarEntry[] = [];
   const ex = extract();
   const done = new Promise<void>((resolve, reject) => {
     ex.on('entry', (header, stream, next) => {
       const chunks: Buffer[] = [];
       stream.on('data', (c: unknown) => chunks.push(c as Buffer));
       stream.on('end', () => {
-        if (header.type === 'file') files.set(header.name.replace(/^\/+/, ''), Buffer.concat(chunks));
+        entries.push({ header, body: Buffer.concat(chunks) });
         next();
       });
       stream.on('error', reject);
@@ -82,8 +88,14 @@ async function untar(tar: Buffer, source: string): Promise<Map<string, Buffer>> 
     ex.on('error', reject);
   });
   Readable.from([tar]).pipe(ex);
+  await done;
+  return entries;
+}
+
+async function untar(tar: Buffer, source: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
   try {
-    await done;
+    for (const e of await readTarEntries(tar)) if (e.header.type === 'file') files.set(e.header.name.replace(/^\/+/, ''), e.body);
   } catch (err) {
     throw new PolicyError('bundle_corrupt', `policy bundle ${source} is not a valid tar archive: ${describeThrown(err)}`, { cause: err });
   }

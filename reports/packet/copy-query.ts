@@ -2,12 +2,12 @@
 // DuckDB itself writes the query's result as CSV (and, if asked, Parquet), and the recorded
 // hash is the CSV file's sha256. `auditgate verify --db` re-runs the same COPY into a scratch
 // file and compares, so reproducing it never loads the rows into JavaScript either.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
 import { QueryFailed } from '../../collectors/query.js';
 import { sha256File } from './hash.js';
-import { isSafeRelativePath, prepareSelect, type PacketQuery, type PacketQueryResult, type QueryMeta, type QueryParams } from './query-file.js';
+import { checkPacketQuery, prepareSelect, writeQueryFiles, type PacketQuery, type PacketQueryResult, type QueryMeta, type QueryParams } from './query-file.js';
 
 /** CSV as DuckDB writes it for packets: header, comma, RFC 4180 quoting, LF line ends. */
 const CSV_OPTIONS = `FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '"', NEW_LINE '\\n', DATEFORMAT '%Y-%m-%d', TIMESTAMPFORMAT '%Y-%m-%dT%H:%M:%S.%fZ'`;
@@ -51,9 +51,7 @@ export interface CopyPacketQuery extends PacketQuery {
 
 export async function runPacketCopyQuery(conn: DuckDBConnection, q: CopyPacketQuery, outDir: string): Promise<PacketQueryResult> {
   const file = q.file ?? `${q.id}.csv`;
-  for (const f of [file, q.parquet].filter((x): x is string => !!x)) {
-    if (!isSafeRelativePath(f) || f.startsWith('queries/')) throw new Error(`packet query ${q.id}: output path ${JSON.stringify(f)} must be relative, inside the packet and outside queries/`);
-  }
+  checkPacketQuery(q, q.parquet ? [file, q.parquet] : [file]);
   const params = q.params ?? {};
   const executedAt = new Date().toISOString();
   const csvPath = join(outDir, file);
@@ -85,8 +83,6 @@ export async function runPacketCopyQuery(conn: DuckDBConnection, q: CopyPacketQu
     result_sha256_of: 'csv',
     outputs,
   };
-  await mkdir(join(outDir, 'queries'), { recursive: true });
-  await writeFile(join(outDir, sqlFile), q.sql.endsWith('\n') ? q.sql : `${q.sql}\n`);
-  await writeFile(join(outDir, 'queries', `${q.id}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
+  await writeQueryFiles(outDir, q.sql, meta);
   return { id: q.id, file, rowCount: rows, resultSha256: sha256 };
 }

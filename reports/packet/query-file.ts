@@ -85,10 +85,24 @@ export async function prepareSelect(conn: DuckDBConnection, sql: string): Promis
   return p;
 }
 
-export async function runPacketQuery(conn: DuckDBConnection, q: PacketQuery, outDir: string): Promise<PacketQueryResult> {
+/** Refuses a query id or output path that would write outside the packet or into queries/. */
+export function checkPacketQuery(q: PacketQuery, outputs: string[]): void {
   if (!ID.test(q.id)) throw new Error(`packet query id ${JSON.stringify(q.id)}: use letters, digits, '-', '_' and '.'`);
+  for (const f of outputs) {
+    if (!isSafeRelativePath(f) || f.startsWith('queries/')) throw new Error(`packet query ${q.id}: output path ${JSON.stringify(f)} must be relative, inside the packet and outside queries/`);
+  }
+}
+
+/** queries/<id>.sql (the exact SQL) and queries/<id>.meta.json: what lets anyone re-run a data file. */
+export async function writeQueryFiles(outDir: string, sql: string, meta: QueryMeta): Promise<void> {
+  await mkdir(join(outDir, 'queries'), { recursive: true });
+  await writeFile(join(outDir, meta.sql_file), sql.endsWith('\n') ? sql : `${sql}\n`);
+  await writeFile(join(outDir, 'queries', `${meta.id}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
+}
+
+export async function runPacketQuery(conn: DuckDBConnection, q: PacketQuery, outDir: string): Promise<PacketQueryResult> {
   const file = q.file ?? `${q.id}.csv`;
-  if (!isSafeRelativePath(file) || file.startsWith('queries/')) throw new Error(`packet query ${q.id}: output path ${JSON.stringify(file)} must be relative, inside the packet and outside queries/`);
+  checkPacketQuery(q, [file]);
   const params = q.params ?? {};
   const executedAt = new Date().toISOString();
   const result = await executePacketQuery(conn, q.sql, params);
@@ -105,10 +119,8 @@ export async function runPacketQuery(conn: DuckDBConnection, q: PacketQuery, out
     result_sha256: hash,
     outputs: [file],
   };
-  await mkdir(join(outDir, 'queries'), { recursive: true });
   await mkdir(dirname(join(outDir, file)), { recursive: true });
   await writeFile(join(outDir, file), formatResult(result, 'csv'));
-  await writeFile(join(outDir, sqlFile), q.sql.endsWith('\n') ? q.sql : `${q.sql}\n`);
-  await writeFile(join(outDir, 'queries', `${q.id}.meta.json`), `${JSON.stringify(meta, null, 2)}\n`);
+  await writeQueryFiles(outDir, q.sql, meta);
   return { id: q.id, file, rowCount: result.rows.length, resultSha256: hash, result };
 }
