@@ -91,6 +91,11 @@ export interface StatementDecision {
   tags: string[];
   /** False when the decision depends on time or bound parameters and must not be cached. */
   cacheable?: boolean;
+  /**
+   * True when the decision also holds for statements that differ from this one only in their
+   * constants (no rule read the SQL text or a value written in it): the gateway may reuse it for them.
+   */
+  ignores_literals?: boolean;
 }
 
 export type EntrypointName = 'connect' | 'statement';

@@ -10,6 +10,8 @@ export interface CombinedVerdict {
   detectors: string[];
   tags: string[];
   cacheable: boolean;
+  /** Every decision holds for statements differing only in constants (policy field ignores_literals). */
+  ignoresLiterals: boolean;
 }
 
 /** Any deny denies; else any required approval holds; masks, detectors and tags are unioned. */
@@ -34,6 +36,7 @@ export function combineDecisions(decisions: StatementDecision[]): CombinedVerdic
     detectors: uniq(decisions.flatMap((d) => d.detectors)),
     tags: uniq(decisions.flatMap((d) => d.tags)),
     cacheable: decisions.every((d) => d.cacheable !== false),
+    ignoresLiterals: decisions.length > 0 && decisions.every((d) => d.cacheable !== false && d.ignores_literals === true),
   };
 }
 

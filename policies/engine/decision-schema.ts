@@ -48,6 +48,7 @@ export const statementDecisionSchema = {
     detectors: stringArray,
     tags: stringArray,
     cacheable: { type: 'boolean' },
+    ignores_literals: { type: 'boolean' },
   },
 } as const;
 

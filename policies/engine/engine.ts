@@ -199,6 +199,7 @@ export class PolicyEngine {
         detectors: [],
         tags: ['policy_error'],
         cacheable: false,
+        ignores_literals: false,
         error: { code: e.code, message: e.message },
       };
     }

@@ -79,7 +79,7 @@ connect_max_session_seconds := min(session_limits) if connect_allowed
 # ==== statement ===============================================================================
 #
 # {allow, deny, approval: {required, approvers, reason, ttl_seconds}, mask, detectors, tags,
-#  cacheable}
+#  cacheable, ignores_literals}
 #
 # Precedence: any deny reason refuses; otherwise a needed approval holds the statement
 # (approval.required) until an approval from one of the approver groups releases it
@@ -108,6 +108,7 @@ statement := {
 	"detectors": sort({d | some d in rs.detectors}),
 	"tags": sort(statement_tags),
 	"cacheable": cacheable,
+	"ignores_literals": ignores_literals,
 }
 
 default statement_allowed := false
@@ -159,12 +160,23 @@ approval_required if {
 statement_tags := {t | some t in rs.tags} | {"approved" | approval_satisfied}
 
 # A decision that read input.time, bound parameters (rules say so in rs.volatile) or an approval
-# must not be reused for another execution.
+# must not be reused for another execution. "literals" in rs.volatile (a rule read the SQL text or
+# a value written in it) only stops the reuse for statements that differ in their constants.
 default cacheable := false
 
 cacheable if {
-	count(volatile) == 0
+	count(volatile - {"literals"}) == 0
 	not released_by_approval
+}
+
+# The decision holds for every statement that differs from this one only in its constants: no
+# rule read the SQL text or a constant's value. The gateway then decides `... WHERE id = 2` with
+# the decision it made for `... WHERE id = 1` (docs/policies.md, "Decision cache").
+default ignores_literals := false
+
+ignores_literals if {
+	cacheable
+	not "literals" in volatile
 }
 
 released_by_approval if {

@@ -12,6 +12,16 @@ test_plain_read_is_allowed_and_cacheable if {
 	d.approval == {"required": false, "approvers": [], "reason": "", "ttl_seconds": 0, "count": 1}
 	d.mask == []
 	d.cacheable
+	d.ignores_literals
+}
+
+test_decisions_on_literal_bearing_kinds_hold_for_their_text_only if {
+	d := data.auditgate.statement with input as fx.statement_input(fx.agent, fx.reader_session, {
+		"kind": "set",
+		"set": {"name": "search_path", "value": "public", "reset": false, "local": false},
+	})
+	d.cacheable
+	not d.ignores_literals
 }
 
 test_delete_without_where_inside_a_cte_is_refused if {

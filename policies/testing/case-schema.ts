@@ -58,6 +58,7 @@ const expectation = {
     read_only: { type: 'boolean' },
     max_session_seconds: { type: 'number' },
     cacheable: { type: 'boolean' },
+    ignores_literals: { type: 'boolean' },
   },
 } as const;
 

@@ -24,6 +24,8 @@ export interface CaseExpectation {
   read_only?: boolean;
   max_session_seconds?: number;
   cacheable?: boolean;
+  /** The decision holds for statements that differ only in constants (gateway decision cache). */
+  ignores_literals?: boolean;
 }
 
 export interface PolicyCase {

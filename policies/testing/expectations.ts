@@ -57,6 +57,9 @@ export function checkStatement(e: CaseExpectation, d: CombinedDecision): string[
     if (!d.detectors.includes(t)) failures.push(`expected detector "${t}", got ${JSON.stringify(d.detectors)}`);
   }
   if (e.cacheable !== undefined && e.cacheable !== d.cacheable) failures.push(`expected cacheable ${e.cacheable}, got ${d.cacheable}`);
+  if (e.ignores_literals !== undefined && e.ignores_literals !== d.ignoresLiterals) {
+    failures.push(`expected ignores_literals ${e.ignores_literals}, got ${d.ignoresLiterals}`);
+  }
   for (const k of ['upstream_role', 'read_only', 'max_session_seconds'] as const) {
     if (e[k] !== undefined) failures.push(`"${k}" applies to connect cases only`);
   }
@@ -76,7 +79,7 @@ export function checkConnect(e: CaseExpectation, d: ConnectDecision): string[] {
   if (e.max_session_seconds !== undefined && e.max_session_seconds !== d.max_session_seconds) {
     failures.push(`expected max_session_seconds ${e.max_session_seconds}, got ${d.max_session_seconds}`);
   }
-  for (const k of ['approval', 'mask', 'no_mask', 'tags', 'detectors', 'cacheable'] as const) {
+  for (const k of ['approval', 'mask', 'no_mask', 'tags', 'detectors', 'cacheable', 'ignores_literals'] as const) {
     if (e[k] !== undefined) failures.push(`"${k}" applies to statement cases only`);
   }
   return failures;

@@ -114,6 +114,9 @@ function isBlank(text: string): boolean {
   return true;
 }
 
+/** A one-statement string's statement text as facts.sql holds it: without surrounding whitespace and trailing semicolons. */
+export const statementText = (sql: string): string => tidy(sql);
+
 /** Trims surrounding whitespace and trailing semicolons. */
 function tidy(text: string): string {
   let start = 0;

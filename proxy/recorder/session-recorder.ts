@@ -1,6 +1,7 @@
 // What the gateway records about one session, in the record schema's terms. Identity and
-// session fields are serialised once per session; a decision's fields once per verdict (the
-// decision cache hands out the same verdict object for the same statement).
+// session fields are serialised once per session; a decision's fields once per decision (the
+// decision cache hands out the same verdict, or for a statement of the same shape a copy that
+// shares its decisions, which is what the fields are cached on).
 import { createHash } from 'node:crypto';
 import type { Identity, SessionInfo } from '../../policies/contract.js';
 import type { Verdict } from '../session/statement-gate.js';
@@ -10,10 +11,10 @@ import type { RecordInput } from './schema.js';
 type SessionFields = Pick<RecordInput, 'session_id' | 'subject' | 'issuer' | 'identity_kind' | 'groups' | 'claims' | 'client_addr' | 'application_name' | 'database' | 'upstream_role'>;
 type VerdictFields = Pick<RecordInput, 'fingerprint' | 'statement_kind' | 'command_tag' | 'tables' | 'functions' | 'decision' | 'reasons'>;
 
-const verdictFieldCache = new WeakMap<Verdict, VerdictFields>();
+const verdictFieldCache = new WeakMap<Verdict['decisions'], VerdictFields>();
 
 export function verdictFields(v: Verdict): VerdictFields {
-  let f = verdictFieldCache.get(v);
+  let f = verdictFieldCache.get(v.decisions);
   if (!f) {
     const tables = v.facts.flatMap((x) => x.tables.map((t) => ({ schema: t.schema, name: t.name, access: t.access })));
     const functions = [...new Set(v.facts.flatMap((x) => x.functions.map((fn) => (fn.schema ? `${fn.schema}.${fn.name}` : fn.name))))];
@@ -26,7 +27,7 @@ export function verdictFields(v: Verdict): VerdictFields {
       decision: v.outcome === 'deny' ? 'deny' : v.outcome === 'approval' ? 'approval_required' : 'allow',
       reasons: JSON.stringify(v.outcome === 'approval' ? [`approval required: ${v.approval.reason}`] : v.deny),
     };
-    verdictFieldCache.set(v, f);
+    verdictFieldCache.set(v.decisions, f);
   }
   return f;
 }

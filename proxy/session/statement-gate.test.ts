@@ -1,7 +1,12 @@
 // Deciding SQL with the default policy, and reusing decisions only where that is safe.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Identity, SessionInfo } from '../../policies/contract.js';
+import { buildBundle } from '../../policies/build.js';
 import { PolicyEngine } from '../../policies/engine/engine.js';
+import { PACKAGE_ROOT } from '../../policies/locations.js';
 import { alwaysOpenBundle } from '../../test/support/always-open-bundle.js';
 import { loadAnalyzer } from '../analysis/index.js';
 import { DecisionCache, sessionContextKey } from './decision-cache.js';
@@ -32,6 +37,13 @@ beforeAll(async () => {
   // The default policy with its change window open around the clock: the outcomes below must not depend on the hour.
   engine = await PolicyEngine.fromFile(await alwaysOpenBundle());
 });
+
+/** A one-rule policy whose decisions say `cacheable` but nothing of literals (built with opa). */
+async function minimalBundle(): Promise<string> {
+  const out = join(await mkdtemp(join(tmpdir(), 'gate-minimal-')), 'minimal.tar.gz');
+  await buildBundle({ dir: join(PACKAGE_ROOT, 'test', 'fixtures', 'policies', 'minimal'), out });
+  return out;
+}
 
 function ctx(cache = new DecisionCache<Verdict>(100), s: SessionInfo = session): GateContext & { cache: DecisionCache<Verdict> } {
   return { engine, identity: agent, session: s, cache, contextKey: sessionContextKey(agent, s) };
@@ -64,12 +76,48 @@ describe('decideSql', () => {
     expect(decideSql(reader, 'SELECT id FROM public.orders WHERE id = $1', { ...simple, protocol: 'extended' })).not.toBe(first);
   });
 
-  it('keys by text, not fingerprint: SET ROLE decisions are never confused', () => {
+  it('shares a decision among statements that differ only in constants, each with its own text', () => {
     const c = ctx();
-    decideSql(c, 'SELECT 1', simple);
-    decideSql(c, 'SELECT 2', simple);
-    expect(c.cache.hits).toBe(0);
+    const first = decideSql(c, 'SELECT id, status FROM public.orders WHERE id = 1', simple);
+    const second = decideSql(c, "SELECT id, status FROM public.orders WHERE id = 2;  ", simple);
+    expect(first.outcome).toBe('allow');
+    expect(c.cache.size).toBe(1);
+    expect(second.decisions).toBe(first.decisions); // not evaluated again
+    expect(second.facts[0]!.sql).toBe('SELECT id, status FROM public.orders WHERE id = 2');
+    expect(first.facts[0]!.sql).toBe('SELECT id, status FROM public.orders WHERE id = 1');
+    // The shape keeps every identifier: another table is another decision.
+    const customers = decideSql(c, 'SELECT id, status FROM public.customers WHERE id = 2', simple);
+    expect(customers.decisions).not.toBe(first.decisions);
     expect(c.cache.size).toBe(2);
+  });
+
+  it('decides on the exact text where a constant can change the facts or the policy read one', () => {
+    const c = ctx();
+    // SET ROLE's role is a literal the policy decides on (ignores_literals false): never shared.
+    const postgres = decideSql(c, 'SET ROLE postgres', simple);
+    const none = decideSql(c, 'SET ROLE NONE', simple);
+    expect(postgres.outcome).toBe('deny');
+    expect(none.decisions).not.toBe(postgres.decisions);
+    // LIMIT 5 and LIMIT ALL have the same shape, not the same has_limit.
+    const limited = decideSql(c, 'SELECT id FROM public.orders LIMIT 5', simple);
+    const all = decideSql(c, 'SELECT id FROM public.orders LIMIT ALL', simple);
+    expect(limited.facts[0]!.has_limit).toBe(true);
+    expect(all.facts[0]!.has_limit).toBe(false);
+    // Several statements in one string, and the extended protocol, are decided on their text.
+    const two = decideSql(c, 'SELECT 1; SELECT 2', simple);
+    expect(decideSql(c, 'SELECT 3; SELECT 4', simple).decisions).not.toBe(two.decisions);
+    const p1 = decideSql(c, 'SELECT id FROM public.orders WHERE id = 1', { ...simple, protocol: 'extended' });
+    expect(decideSql(c, 'SELECT id FROM public.orders WHERE id = 2', { ...simple, protocol: 'extended' }).decisions).not.toBe(p1.decisions);
+  });
+
+  it('shares nothing by shape when the policy does not say its decision ignores literals', async () => {
+    const minimal = await PolicyEngine.fromFile(await minimalBundle());
+    const c = { ...ctx(), engine: minimal };
+    const a = decideSql(c, 'SELECT 1', simple);
+    const b = decideSql(c, 'SELECT 2', simple);
+    expect(a.cacheable).toBe(true);
+    expect(b.decisions).not.toBe(a.decisions);
+    expect(decideSql(c, 'SELECT 1', simple)).toBe(a); // the exact text still hits
   });
 
   it('does not cache decisions that read the clock or depend on prepared statements', () => {

@@ -1,6 +1,8 @@
 // Decides SQL before it is forwarded: analyzer facts, one policy decision per statement,
 // combined (any deny denies). Until approvals exist, a statement that needs one is denied.
 import { analyze } from '../analysis/index.js';
+import { statementText } from '../analysis/analyze.js';
+import { shapeOf } from '../analysis/shape.js';
 import type { PreparedRegistry, StatementFacts } from '../analysis/facts.js';
 import type { ApprovalInfo, Identity, SessionInfo, StatementDecision } from '../../policies/contract.js';
 import { timeInfo } from '../../policies/contract.js';
@@ -40,18 +42,61 @@ export interface GateOptions {
 /** Statements whose facts depend on session state the cache key does not hold. */
 const UNCACHEABLE_KINDS = new Set(['prepare', 'execute', 'deallocate']);
 
+/** Kinds whose facts hold no constant's value (a COPY target, a SET value, a body, a name do). */
+const SHAPE_KINDS = new Set(['select', 'insert', 'update', 'delete', 'merge']);
+
+/**
+ * `LIMIT 5`, `LIMIT NULL` and `LIMIT ALL` have the same shape but not the same has_limit fact:
+ * statements with a LIMIT or FETCH clause (or the word anywhere) are decided on their exact text.
+ */
+const LIMIT_WORD = /limit|fetch/i;
+
 export function decideSql(ctx: GateContext, sql: string, opts: GateOptions): Verdict {
-  const key =
-    ctx.cache && ctx.contextKey !== undefined && !opts.facts && !opts.params && !opts.approval
-      ? `${ctx.engine.bundleSha256}\u0000${ctx.contextKey}\u0000${opts.protocol}\u0000${opts.inTransaction ? 1 : 0}\u0000${sql}`
-      : null;
-  if (key !== null) {
-    const hit = ctx.cache!.get(key);
-    if (hit) return hit;
+  if (!ctx.cache || ctx.contextKey === undefined || opts.facts || opts.params || opts.approval) return decideFresh(ctx, sql, opts);
+  const prefix = `${ctx.engine.bundleSha256}\u0000${ctx.contextKey}\u0000${opts.protocol}\u0000${opts.inTransaction ? 1 : 0}\u0000`;
+  const key = prefix + sql;
+  const hit = ctx.cache.get(key);
+  if (hit) return hit;
+  // Simple-protocol statements carry their constants in the text: decisions the policy made
+  // without reading them are shared by shape. (Extended-protocol statements have parameters
+  // instead and are decided once at Parse.)
+  const text = statementText(sql);
+  const shape = opts.protocol === 'simple' && !LIMIT_WORD.test(text) ? shapeOf(text) : null;
+  const shapeKey = shape === null ? null : `${prefix}shape\u0000${shape}`;
+  if (shapeKey !== null) {
+    const same = ctx.cache.get(shapeKey);
+    if (same) return withText(same, text);
   }
   const verdict = decideFresh(ctx, sql, opts);
-  if (key !== null && verdict.cacheable && !verdict.facts.some((f) => UNCACHEABLE_KINDS.has(f.kind))) ctx.cache!.set(key, verdict);
+  if (verdict.cacheable && !verdict.facts.some((f) => UNCACHEABLE_KINDS.has(f.kind))) {
+    if (shapeKey !== null && holdsForShape(verdict, text)) ctx.cache.set(shapeKey, verdict);
+    else ctx.cache.set(key, verdict);
+  }
   return verdict;
+}
+
+/** One statement whose facts and decision read no constant, and whose text is the whole string. */
+function holdsForShape(v: Verdict, text: string): boolean {
+  if (!v.ignoresLiterals || v.facts.length !== 1) return false;
+  const f = v.facts[0]!;
+  return (
+    SHAPE_KINDS.has(f.kind) &&
+    f.param_count === 0 &&
+    !f.has_limit &&
+    f.copy === null &&
+    f.set === null &&
+    f.explain === null &&
+    f.prepared === null &&
+    f.procedural === null &&
+    f.utility === null &&
+    f.error === null &&
+    f.sql === text
+  );
+}
+
+/** The shared verdict of a shape, with this statement's own text in its facts. */
+function withText(v: Verdict, text: string): Verdict {
+  return { ...v, facts: [{ ...v.facts[0]!, sql: text }] };
 }
 
 function decideFresh(ctx: GateContext, sql: string, opts: GateOptions): Verdict {

@@ -35,6 +35,7 @@ describe('a recorded session', () => {
   let gw: TestGateway;
   let records: StoredRecord[];
   let bytes: string;
+  let shaped: Record<string, unknown>[][] = [];
   const tag = `rec-${process.pid}-${Date.now()}`;
 
   beforeAll(async () => {
@@ -46,6 +47,8 @@ describe('a recorded session', () => {
     await client.query('INSERT INTO scratch.notes (body) VALUES ($1)', [tag]); // extended protocol
     await client.query('SELECT count(*) FROM scratch.notes WHERE body = $1', [tag]);
     await expect(client.query('SELECT * FROM no_such_table')).rejects.toThrow(/does not exist/);
+    // Same shape, other constants: the second reuses the first's decision (decision cache by shape).
+    shaped = [(await client.query('SELECT id, ssn FROM customers WHERE id = 1')).rows, (await client.query('SELECT id, ssn FROM customers WHERE id = 2')).rows];
     await client.end();
     await gw.running.close(); // seals the segment
     const dir = join(gw.dir, 'segments');
@@ -94,6 +97,19 @@ describe('a recorded session', () => {
 
     expect(outcomeOf(count!)).toMatchObject({ rows: 1 });
     expect(outcomeOf(missing!)).toMatchObject({ error_sqlstate: '42P01' });
+  });
+
+  it('records statements that share a decision by shape with their own text, and masks both', () => {
+    const [first, second] = statements().slice(5);
+    expect(first).toMatchObject({ sql: 'SELECT id, ssn FROM customers WHERE id = 1', decision: 'allow', statement_kind: 'select' });
+    expect(second).toMatchObject({ sql: 'SELECT id, ssn FROM customers WHERE id = 2', decision: 'allow', statement_kind: 'select' });
+    expect(second!.fingerprint).toBe(first!.fingerprint);
+    for (const r of [first!, second!]) {
+      const masked = JSON.parse(outcomeOf(r)!.masked!) as { column: string; count: number }[];
+      expect(masked.find((m) => m.column === 'public.customers.ssn')?.count).toBe(1);
+    }
+    expect(shaped.map((rows) => rows.map((row) => row.id))).toEqual([[1], [2]]);
+    for (const rows of shaped) expect(String(rows[0]!.ssn)).not.toMatch(/^\d{3}-\d{2}-\d{4}$/);
   });
 
   it('never writes a masked value, nor a bound parameter', () => {

@@ -13,6 +13,13 @@ known_kinds := {
 
 deny contains "no statement facts: the gateway could not analyse the statement" if not has_statement
 
+# Reads and data changes are decided on facts that hold no constant's value. For every other kind
+# some rule reads a value written in the statement (a COPY target, a SET value, a body, a name,
+# the text itself), so its decision holds for this exact text only.
+literal_free_kinds := {"select", "insert", "update", "delete", "merge"}
+
+volatile contains "literals" if not literal_free_kinds[lib.stmt.kind]
+
 has_statement if is_object(input.statement)
 
 deny contains concat("", ["statement could not be parsed: ", parse_message]) if {

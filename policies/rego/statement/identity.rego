@@ -5,7 +5,10 @@
 #   detectors contains "name"                                content detectors to run
 #   tags      contains "tag"
 #   volatile  contains "time" | "params" | ...               the decision read something that
-#                                                             changes between executions
+#                                                             changes between executions;
+#             contains "literals"                            or read the SQL text or a value
+#                                                             written in it (a COPY target, a SET
+#                                                             value, a body, a name)
 # The entrypoint (policies/rego/auditgate.rego) aggregates them.
 #
 # This file: the session's identity must still pass every connect rule (a bundle reload that
