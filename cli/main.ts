@@ -1,43 +1,39 @@
 #!/usr/bin/env node
 // The one front door: yargs commands that parse flags, call the modules, print.
-import yargs from 'yargs';
+import yargs, { type CommandModule } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { packageVersion } from '../policies/locations.js';
-import { analyzeCommand } from './commands/analyze.js';
-import { policyCommand } from './commands/policy.js';
-import { proxyCommand } from './commands/proxy.js';
-import { tokenCommand } from './commands/token.js';
-import { keygenCommand } from './commands/keygen.js';
-import { verifyLogCommand } from './commands/verify-log.js';
-import { collectCommand } from './commands/collect.js';
-import { queryCommand } from './commands/query.js';
-import { replayCommand } from './commands/replay.js';
-import { approvalsCommand } from './commands/approvals.js';
-import { accessCommand } from './commands/access.js';
-import { verifyCommand } from './commands/verify.js';
-import { reportCommand } from './commands/report.js';
-import { exportCommand } from './commands/export.js';
-import { demoCommand } from './commands/demo.js';
 import { CliError } from './errors.js';
 
-await yargs(hideBin(process.argv))
+// Each command's module, loaded on demand: `auditgate proxy` (a long-running process, measured
+// for memory) must not carry DuckDB or PGlite, which other commands need (~35 MB of RSS).
+const COMMANDS: Record<string, () => Promise<CommandModule<any, any>>> = {
+  proxy: async () => (await import('./commands/proxy.js')).proxyCommand,
+  token: async () => (await import('./commands/token.js')).tokenCommand,
+  policy: async () => (await import('./commands/policy.js')).policyCommand,
+  analyze: async () => (await import('./commands/analyze.js')).analyzeCommand,
+  'verify-log': async () => (await import('./commands/verify-log.js')).verifyLogCommand,
+  collect: async () => (await import('./commands/collect.js')).collectCommand,
+  query: async () => (await import('./commands/query.js')).queryCommand,
+  replay: async () => (await import('./commands/replay.js')).replayCommand,
+  approvals: async () => (await import('./commands/approvals.js')).approvalsCommand,
+  access: async () => (await import('./commands/access.js')).accessCommand,
+  report: async () => (await import('./commands/report.js')).reportCommand,
+  verify: async () => (await import('./commands/verify.js')).verifyCommand,
+  export: async () => (await import('./commands/export.js')).exportCommand,
+  keygen: async () => (await import('./commands/keygen.js')).keygenCommand,
+  demo: async () => (await import('./commands/demo.js')).demoCommand,
+};
+
+// The named command alone when the first argument names one; every command otherwise (help, typos).
+const first = hideBin(process.argv)[0];
+const chosen = first !== undefined && Object.hasOwn(COMMANDS, first) ? [first] : Object.keys(COMMANDS);
+const commands = await Promise.all(chosen.map((name) => COMMANDS[name]!()));
+
+await commands
+  .reduce((y, c) => y.command(c), yargs(hideBin(process.argv)))
   .scriptName('auditgate')
   .usage('$0 <command> [options]\n\nMakes AI coding agents\' database access auditable.')
-  .command(proxyCommand)
-  .command(tokenCommand)
-  .command(policyCommand)
-  .command(analyzeCommand)
-  .command(verifyLogCommand)
-  .command(collectCommand)
-  .command(queryCommand)
-  .command(replayCommand)
-  .command(approvalsCommand)
-  .command(accessCommand)
-  .command(reportCommand)
-  .command(verifyCommand)
-  .command(exportCommand)
-  .command(keygenCommand)
-  .command(demoCommand)
   .demandCommand(1, 'Name a command; see --help.')
   .strict()
   .version(packageVersion())

@@ -39,7 +39,7 @@ async function waitReady(port: number, child: ChildProcess, output: () => string
 export async function startGatewayProcess(
   dir: string,
   upstream: { host: string; port: number; database: string },
-  opts: { port?: number; config?: Record<string, unknown> } = {},
+  opts: { port?: number; config?: Record<string, unknown>; /** Extra node flags for the gateway process (e.g. --cpu-prof). */ nodeArgs?: string[]; /** Extra environment for the gateway process. */ env?: Record<string, string> } = {},
 ): Promise<RunningGatewayProcess> {
   const port = opts.port ?? (await freePort());
   const config = {
@@ -64,7 +64,7 @@ export async function startGatewayProcess(
     CLI, 'token', '--sub', 'agent:bench', '--groups', 'agents,agent-writers', '--claims', '{"model":"bench","repository":"acme/bench"}', '--ttl', '7200',
   ], { env });
   let out = '';
-  const child = spawn(process.execPath, [CLI, 'proxy', '--config', file], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), CLI, 'proxy', '--config', file], { env: { ...env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   await waitReady(port, child, () => out);

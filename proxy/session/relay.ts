@@ -15,6 +15,7 @@ import type { ApprovalGate } from './approval-gate.js';
 import type { Logger } from './logger.js';
 import type { ResultFilter } from './result-filter.js';
 import { decideSql, type GateContext, type Verdict } from './statement-gate.js';
+import { noteRelayedBytes } from './relayed-memory.js';
 
 /** Fails PostgreSQL's parser without touching anything: the upstream answers with an error we replace. */
 const DENIED_SQL = 'auditgate_statement_denied_by_policy';
@@ -633,6 +634,7 @@ export class Relay {
 
   private onUpstreamData(chunk: Buffer): void {
     if (this.closed) return;
+    noteRelayedBytes(chunk.length);
     try {
       for (const m of this.upstreamFramer.push(chunk)) this.upstreamQueue.push(m);
     } catch (err) {
