@@ -8,10 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GENESIS_HASH } from '../proxy/recorder/chain.js';
 import { ColumnHasher } from '../proxy/recorder/column-hash.js';
-import { encodeBatch } from '../proxy/recorder/encode.js';
-import { StreamEncoder } from '../proxy/recorder/ipc.js';
+import { BatchColumns, encodeBatchMessage } from '../proxy/recorder/encode.js';
 import { Recorder } from '../proxy/recorder/recorder.js';
-import { recordSchema, type RecordInput } from '../proxy/recorder/schema.js';
+import type { RecordInput } from '../proxy/recorder/schema.js';
 import { freshKey, sampleStatement } from '../proxy/recorder/test-support.js';
 import type { BenchSuite } from './suite.js';
 
@@ -25,17 +24,15 @@ class NoChain extends ColumnHasher {
 }
 
 function encodeRate(groups: RecordInput[][], chained: boolean): number {
-  const schema = recordSchema('bench');
-  const enc = new StreamEncoder(schema);
-  enc.header();
   const hasher = chained ? new ColumnHasher() : new NoChain();
+  const columns = new BatchColumns();
   let head = { seq: 0, hash: GENESIS_HASH as Uint8Array };
   let n = 0;
   const t0 = performance.now();
   for (const g of groups) {
-    const e = encodeBatch(schema, 'bench', head, g, hasher);
+    // What the recorder does per flush: fill the (reused) columns, chain, write the IPC message.
+    const e = encodeBatchMessage('bench', head, g, hasher, columns);
     head = e.head;
-    enc.encode(e.batch);
     n += g.length;
   }
   return n / ((performance.now() - t0) / 1000);
@@ -69,12 +66,17 @@ export const recorderSuite: BenchSuite = {
     const groups: RecordInput[][] = [];
     for (let i = 0; i < total; i += 1000) groups.push(inputs.slice(i, i + 1000));
     encodeRate(groups.slice(0, 5), true); // warm up
+    // A strict recorder's flush holds a few records (what concurrent sessions appended meanwhile).
+    const small: RecordInput[][] = [];
+    for (let i = 0; i < Math.min(total, 40_000); i += 4) small.push(inputs.slice(i, i + 4));
     const plain: number[] = [];
     const chained: number[] = [];
+    const flushes: number[] = [];
     for (let i = 0; i < runs; i++) {
       plain.push(encodeRate(groups, false));
       chained.push(encodeRate(groups, true));
-      log(`run ${i + 1}: encoding ${(plain.at(-1)! / 1e3).toFixed(0)}k/s, with chain ${(chained.at(-1)! / 1e3).toFixed(0)}k/s`);
+      flushes.push(encodeRate(small, true));
+      log(`run ${i + 1}: encoding ${(plain.at(-1)! / 1e3).toFixed(0)}k/s, with chain ${(chained.at(-1)! / 1e3).toFixed(0)}k/s, in batches of 4 ${(flushes.at(-1)! / 1e3).toFixed(0)}k/s`);
     }
     const strict: { c: number; rate: number }[] = [];
     for (const c of short ? [8] : [1, 8, 64]) {
@@ -85,6 +87,7 @@ export const recorderSuite: BenchSuite = {
     }
     const p = median(plain);
     const ch = median(chained);
+    const fl = median(flushes);
     const fmt = (x: number) => `${(x / 1e3).toFixed(0)}k`;
     const verdict = (x: number) => (x >= 500_000 ? 'met' : 'not met');
     return {
@@ -96,8 +99,11 @@ export const recorderSuite: BenchSuite = {
         '| --- | --- | --- |',
         `| Arrow encoding: columns from typed arrays + IPC framing | ${fmt(p)} | ≥ 500k: ${verdict(p)} |`,
         `| encoding + per-record SHA-256 hash chain (what the recorder does) | ${fmt(ch)} | ≥ 500k: ${verdict(ch)} |`,
-        ...strict.map((s) => `| strict recorder, ${s.c} concurrent appenders each awaiting fsync | ${(s.rate / 1e3).toFixed(1)}k | — |`),
+        `| the same in batches of 4 records (a strict flush: ${((4 / fl) * 1e6).toFixed(0)} µs each) | ${fmt(fl)} | — |`,
+        ...strict.map((s) => `| strict recorder, ${s.c} concurrent ${s.c === 1 ? 'appender' : 'appenders'} each awaiting fsync | ${(s.rate / 1e3).toFixed(1)}k | — |`),
         '',
+        'Encoding = what the recorder does per flush: fill reused column buffers, chain, and write the Arrow IPC message straight from the',
+        'buffers (proxy/recorder/batch-message.ts: the bytes apache-arrow\'s writer produces, without its ~100 µs fixed cost per batch).',
         'What bounds it: every string is UTF-8 encoded once into its column and the canonical bytes are gathered from the column buffers;',
         'the SHA-256 of each record (~500 canonical bytes) costs about 1 µs in Node\'s crypto on this machine, which alone caps the chained',
         'figure near 1M/s, and the byte gathering about as much again. The strict figures are bound by fsync: concurrent appenders share one',

@@ -3,6 +3,7 @@
 // times faster: see FIELD-NOTES). Assigns each record its sequence number and chain hashes.
 import { FixedSizeBinary, Int64, makeData, RecordBatch, Struct, Timestamp, TimeUnit, Utf8, type Data, type Schema } from 'apache-arrow';
 import { ColumnHasher, HASH_INDEX, PREV_INDEX, type ColumnView } from './column-hash.js';
+import { recordBatchMessage, type ColumnBody } from './batch-message.js';
 import { COLUMNS, type ColumnType, type RecordInput } from './schema.js';
 
 /** Where the chain stands: the last record written (seq 0 and the genesis hash before any). */
@@ -14,7 +15,14 @@ export interface ChainHead {
 interface Column {
   finish(length: number): Data;
   view(): ColumnView;
+  /** The column as Arrow IPC lays it out: its null count and buffers (validity first, empty when no nulls). */
+  body(length: number): ColumnBody;
+  /** Empties the column for the next batch, keeping its buffers (see BatchColumns). */
+  reset(): void;
 }
+
+const NO_BUFFER = new Uint8Array(0);
+const bytesOf = (a: Int32Array, words: number) => new Uint8Array(a.buffer, a.byteOffset, 4 * words);
 
 class Validity {
   bits: Uint8Array;
@@ -29,6 +37,10 @@ class Validity {
   }
   bitmap(length: number): Uint8Array | undefined {
     return this.nulls ? this.bits.subarray(0, (length + 7) >> 3) : undefined;
+  }
+  reset(): void {
+    this.bits.fill(0);
+    this.nulls = 0;
   }
 }
 
@@ -73,6 +85,16 @@ class Utf8Column implements Column {
   view(): ColumnView {
     return { type: 0, valid: this.valid.nulls ? this.valid.bits : null, offsets: this.offsets, bytes: this.data, words: null };
   }
+  reset(): void {
+    this.end = 0;
+    this.valid.reset();
+  }
+  body(length: number): ColumnBody {
+    return {
+      nullCount: this.valid.nulls,
+      buffers: [this.valid.bitmap(length) ?? NO_BUFFER, bytesOf(this.offsets, length + 1), new Uint8Array(this.data.buffer, this.data.byteOffset, this.end)],
+    };
+  }
   finish(length: number): Data {
     return makeData({
       type: new Utf8(),
@@ -100,6 +122,8 @@ class Int64Column implements Column {
     if (2 * i + 2 > this.words.length) this.words = grow(this.words, 2 * i + 2);
     if (n === null || n === undefined) {
       this.valid.set(i, false);
+      this.words[2 * i] = 0; // a reused column must not carry an earlier batch's value here
+      this.words[2 * i + 1] = 0;
       return;
     }
     this.valid.set(i, true);
@@ -108,6 +132,12 @@ class Int64Column implements Column {
   }
   view(): ColumnView {
     return { type: 2, valid: this.valid.nulls ? this.valid.bits : null, offsets: null, bytes: null, words: this.words };
+  }
+  body(length: number): ColumnBody {
+    return { nullCount: this.valid.nulls, buffers: [this.valid.bitmap(length) ?? NO_BUFFER, bytesOf(this.words, 2 * length)] };
+  }
+  reset(): void {
+    this.valid.reset();
   }
   finish(length: number): Data {
     const data = new BigInt64Array(this.words.buffer, 0, length);
@@ -133,6 +163,10 @@ class HashColumn implements Column {
   view(): ColumnView {
     return { type: 1, valid: null, offsets: null, bytes: this.data, words: null };
   }
+  body(length: number): ColumnBody {
+    return { nullCount: 0, buffers: [NO_BUFFER, this.data.subarray(0, 32 * length)] };
+  }
+  reset(): void {} // every row's hash and prev_hash are written
   finish(length: number): Data {
     return makeData({ type: new FixedSizeBinary(32), length, data: this.data.subarray(0, 32 * length) });
   }
@@ -140,6 +174,21 @@ class HashColumn implements Column {
 
 const makeColumn = (t: ColumnType, n: number) =>
   t === 'utf8' ? new Utf8Column(n) : t === 'int64' ? new Int64Column(false, n) : t === 'timestamp' ? new Int64Column(true, n) : new HashColumn(n);
+
+/**
+ * The columns of a batch, reusable: the recorder encodes every flush into the same buffers
+ * (their bytes are copied into the message), so a flush of a few records allocates almost
+ * nothing. A batch handed to apache-arrow (encodeBatch) keeps its buffers: fresh columns.
+ */
+export class BatchColumns {
+  readonly columns: Column[];
+  constructor(capacity = 64) {
+    this.columns = COLUMNS.map(([, t]) => makeColumn(t, capacity));
+  }
+  reset(): void {
+    for (const c of this.columns) c.reset();
+  }
+}
 
 export interface EncodedBatch {
   batch: RecordBatch;
@@ -152,8 +201,32 @@ export interface EncodedBatch {
  * from the column buffers (column-hash.ts).
  */
 export function encodeBatch(schema: Schema, gatewayId: string, head: ChainHead, inputs: readonly RecordInput[], hasher = new ColumnHasher()): EncodedBatch {
+  const filled = fillColumns(new BatchColumns(inputs.length).columns, gatewayId, head, inputs, hasher);
   const n = inputs.length;
-  const columns = COLUMNS.map(([, t]) => makeColumn(t, n));
+  const children = filled.columns.map((c) => c.finish(n));
+  const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }));
+  return { batch, head: filled.head };
+}
+
+/**
+ * The same batch as encodeBatch, as the bytes of its Arrow IPC stream message (what the
+ * recorder appends to a segment), written straight from the column buffers (batch-message.ts).
+ */
+export function encodeBatchMessage(
+  gatewayId: string,
+  head: ChainHead,
+  inputs: readonly RecordInput[],
+  hasher = new ColumnHasher(),
+  reuse = new BatchColumns(inputs.length),
+): { bytes: Buffer; head: ChainHead } {
+  reuse.reset();
+  const filled = fillColumns(reuse.columns, gatewayId, head, inputs, hasher);
+  const n = inputs.length;
+  return { bytes: recordBatchMessage(n, filled.columns.map((c) => c.body(n))), head: filled.head };
+}
+
+function fillColumns(columns: Column[], gatewayId: string, head: ChainHead, inputs: readonly RecordInput[], hasher: ColumnHasher): { columns: Column[]; head: ChainHead } {
+  const n = inputs.length;
   const now = Date.now() * 1000;
   for (let c = 0; c < COLUMNS.length; c++) {
     const [name] = COLUMNS[c]!;
@@ -184,7 +257,5 @@ export function encodeBatch(schema: Schema, gatewayId: string, head: ChainHead, 
     hashCol.set(h, 32 * i);
     prev = h;
   }
-  const children = columns.map((c) => c.finish(n));
-  const batch = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: n, nullCount: 0, children }));
-  return { batch, head: { seq: head.seq + n, hash: prev } };
+  return { columns, head: { seq: head.seq + n, hash: prev } };
 }

@@ -6,7 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Schema } from 'apache-arrow';
 import { ColumnHasher } from './column-hash.js';
-import { encodeBatch, type ChainHead } from './encode.js';
+import { BatchColumns, encodeBatchMessage, type ChainHead } from './encode.js';
 import { GATEWAY_ID_PATTERN, segmentName } from './files.js';
 import { StreamEncoder } from './ipc.js';
 import type { SigningKey } from './keys.js';
@@ -46,11 +46,12 @@ const MAX_GROUP = 8192;
 export class Recorder {
   private readonly schema: Schema;
   private readonly hasher = new ColumnHasher();
+  /** Every flush is encoded into these (reused: a flush of a few records allocates almost nothing). */
+  private readonly columns = new BatchColumns();
   private queue: Pending[] = [];
   private head: ChainHead;
   private prevSeal: string | null;
   private segment: SegmentWriter | null = null;
-  private encoder: StreamEncoder | null = null;
   /** A segment whose seal failed: sealed before anything else is written. */
   private unsealed: SegmentWriter | null = null;
   private ops: Promise<void> = Promise.resolve();
@@ -192,16 +193,14 @@ export class Recorder {
   private async writeGroup(group: Pending[]): Promise<void> {
     if (this.unsealed) await this.sealCurrent();
     if (!this.segment) await this.openSegment();
-    const { batch, head } = encodeBatch(this.schema, this.opts.gatewayId, this.head, group.map((p) => p.input), this.hasher);
-    await this.segment!.append(this.encoder!.encode(batch), { seq: head.seq, hash: head.hash, count: group.length });
+    const { bytes, head } = encodeBatchMessage(this.opts.gatewayId, this.head, group.map((p) => p.input), this.hasher, this.columns);
+    await this.segment!.append(bytes, { seq: head.seq, hash: head.hash, count: group.length });
     this.head = head;
   }
 
   private async openSegment(): Promise<void> {
-    const encoder = new StreamEncoder(this.schema);
     const path = join(this.opts.directory, segmentName(this.opts.gatewayId, this.head.seq + 1));
-    this.segment = await SegmentWriter.create(path, { gatewayId: this.opts.gatewayId, firstSeq: this.head.seq + 1, firstPrevHash: this.head.hash, prevSealSha256: this.prevSeal }, encoder.header());
-    this.encoder = encoder;
+    this.segment = await SegmentWriter.create(path, { gatewayId: this.opts.gatewayId, firstSeq: this.head.seq + 1, firstPrevHash: this.head.hash, prevSealSha256: this.prevSeal }, new StreamEncoder(this.schema).header());
   }
 
   private async sealCurrent(): Promise<void> {
@@ -209,7 +208,6 @@ export class Recorder {
     if (!seg) return;
     this.unsealed = seg;
     this.segment = null;
-    this.encoder = null;
     const seal = await seg.seal(this.opts.key);
     this.unsealed = null;
     this.prevSeal = sealDigest(bodyOf(seal));
