@@ -1,7 +1,9 @@
 // Opens the evidence database (DuckDB, embedded) and brings its schema up to date. Every
 // collector, the query and replay commands, and reports go through here, so the tables and
 // views auditors read are the ones docs/evidence.md lists.
+import { totalmem } from 'node:os';
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { deriveStatements } from './derive-statements.js';
 import { SCHEMA_PARTS } from './schema/index.js';
 
 export interface EvidenceDb {
@@ -17,10 +19,21 @@ export interface OpenOptions {
 
 export class EvidenceDbError extends Error {}
 
+/**
+ * DuckDB's memory limit for the evidence database: AUDITGATE_DUCKDB_MEMORY_LIMIT (a DuckDB size
+ * such as '4GB') or a quarter of the machine's RAM (at least 1 GiB). DuckDB's own default, 80%
+ * of RAM, lets one report take the whole machine; beyond the limit it spills to disk instead.
+ */
+export function duckdbMemoryLimit(): string {
+  const given = process.env.AUDITGATE_DUCKDB_MEMORY_LIMIT?.trim();
+  if (given) return given;
+  return `${Math.max(1024, Math.floor(totalmem() / 4 / 2 ** 20))}MB`;
+}
+
 export async function openEvidenceDb(path: string, opts: OpenOptions = {}): Promise<EvidenceDb> {
   let instance: DuckDBInstance;
   try {
-    instance = await DuckDBInstance.create(path, opts.readOnly ? { access_mode: 'READ_ONLY' } : {});
+    instance = await DuckDBInstance.create(path, { ...(opts.readOnly ? { access_mode: 'READ_ONLY' } : {}), memory_limit: duckdbMemoryLimit() });
   } catch (err) {
     throw new EvidenceDbError(`cannot open the evidence database ${path}: ${(err as Error).message}`);
   }
@@ -36,6 +49,9 @@ export async function openEvidenceDb(path: string, opts: OpenOptions = {}): Prom
   if (!opts.readOnly) {
     try {
       await applySchema(connection);
+      // Segments landed but not derived yet: a database from an older auditgate (whose schema
+      // was just brought up to date), or a collect run that stopped before deriving.
+      await deriveStatements(connection);
     } catch (err) {
       db.close();
       throw err;

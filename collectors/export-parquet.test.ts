@@ -297,6 +297,8 @@ describe('export parquet', () => {
     } finally {
       db.close();
     }
+    // Opened for writing again (as the next `auditgate collect` does): derives the statement tables from the loaded records.
+    (await openEvidenceDb(rebuilt)).close();
     const views = ['integrity', 'access_matrix', 'approval_trail', 'masking_attestation', 'privileged_actions', 'policy_bundles', 'sessions'];
     const read = async (path: string) => {
       const d = await openEvidenceDb(path, { readOnly: true });

@@ -6,7 +6,7 @@ import { createReadStream } from 'node:fs';
 export async function sha256File(path: string): Promise<{ sha256: string; bytes: number }> {
   const h = createHash('sha256');
   let bytes = 0;
-  for await (const chunk of createReadStream(path)) {
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
     h.update(chunk as Buffer);
     bytes += (chunk as Buffer).length;
   }

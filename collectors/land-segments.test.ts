@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Table, tableToIPC } from 'apache-arrow';
 import { afterEach, describe, expect, it } from 'vitest';
 import { progressBar, runCollect } from '../cli/commands/collect.js';
 import { CliError } from '../cli/errors.js';
@@ -12,6 +13,7 @@ import { COLUMNS, type RecordInput, type StoredRecord } from '../proxy/recorder/
 import { bodyOf, sealDigest, type Seal } from '../proxy/recorder/seal.js';
 import { readSegment, recordsOf } from '../proxy/recorder/segment-reader.js';
 import { freshKey } from '../proxy/recorder/test-support.js';
+import { genesisPoint, verifySegmentFile } from '../proxy/recorder/verify.js';
 import { openEvidenceDb, type EvidenceDb } from './evidence-db.js';
 import { collectSegments, type CollectResult } from './land-segments.js';
 import { record, recorderOptions, recordVolume, scriptedWorkload, T0 } from './segments.fixtures.js';
@@ -69,7 +71,10 @@ describe('collect: landing', () => {
     const inputs = [...scriptedWorkload(), ...trickyRecords()];
     await record(segs, key, inputs, { segmentMaxBytes: 8_000 }); // one batch per record, many segments
     const db = await openDb(dir);
+    const threads = async () => (await one(db, `SELECT current_setting('threads') AS t`)).t;
+    const threadsBefore = await threads();
     const r = await collect(segs, db);
+    expect(await threads()).toBe(threadsBefore); // landing runs DuckDB on one thread, then gives the rest back
     const files = (await listSegments(segs)).segments;
     expect(files.length).toBeGreaterThan(5);
     expect(r).toMatchObject({ ok: true, segmentsSeen: files.length, alreadyLanded: [], rejected: [], open: [], findings: [], recordsLanded: inputs.length });
@@ -295,6 +300,75 @@ describe('collect: landing', () => {
     expect(after).toMatchObject({ ok: true, open: [], findings: [] });
     expect(after.recordsLanded).toBe(work.length - landedSoFar);
     expect(await one(db, `SELECT count(*) AS n, count(DISTINCT seq) AS d FROM records`)).toEqual({ n: work.length, d: work.length });
+  });
+
+  it('lands several segments per transaction; a transaction that fails lands none of its segments, and a later run lands them once', async () => {
+    const dir = await tempDir();
+    const segs = join(dir, 'segments');
+    await record(segs, key, scriptedWorkload(), { segmentMaxBytes: 8_000 });
+    const files = (await listSegments(segs)).segments;
+    const seals = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f.sealPath, 'utf8')) as Seal));
+    const db = await openDb(dir);
+    // DuckDB will refuse the record of the 5th segment: a row with its sequence number is already there.
+    const victim = seals[4]!;
+    await db.connection.run(`CREATE UNIQUE INDEX records_seq ON records (gateway_id, seq)`);
+    await db.connection.run(`INSERT INTO records (seq, kind, ts, gateway_id, prev_hash, hash) VALUES (${victim.first_seq}, 'statement', now(), 'gw-1', ''::BLOB, ''::BLOB)`);
+
+    // Three segments' records per transaction: segments 1-3 commit; 4 and 5 are in the one that
+    // fails, so neither lands; what was verified after it is not landed either (the run stops).
+    const batchRecords = seals[0]!.records + seals[1]!.records + seals[2]!.records;
+    await expect(collect(segs, db, { batchRecords })).rejects.toThrow(/landing failed, the run stopped/);
+    expect(await all(db, `SELECT segment FROM segments ORDER BY first_seq`)).toEqual(files.slice(0, 3).map((f) => ({ segment: f.name })));
+    expect(await one(db, `SELECT count(*) AS n FROM records WHERE seq > ${seals[2]!.last_seq}`)).toEqual({ n: 1 }); // only the planted row
+    const results = await all(db, `SELECT segment, code FROM verification_results ORDER BY segment`);
+    const failed = results.filter((r) => r.code === 'land_failed').map((r) => r.segment);
+    expect(results.filter((r) => r.code === 'landed').map((r) => r.segment)).toEqual(files.slice(0, 3).map((f) => f.name));
+    expect(failed.length).toBeGreaterThanOrEqual(2);
+    expect(failed).toEqual(files.slice(3, 3 + failed.length).map((f) => f.name));
+    expect(results).toHaveLength(3 + failed.length);
+    expect(await one(db, `SELECT status, segments_landed, segments_rejected FROM verification_runs`)).toEqual({ status: 'failed', segments_landed: 3, segments_rejected: failed.length });
+
+    // Once the obstacle is gone, the next run lands the rest, each segment once.
+    await db.connection.run(`DELETE FROM records WHERE hash = ''::BLOB`);
+    const again = await collect(segs, db, { batchRecords });
+    expect(again.ok).toBe(true);
+    expect(again.alreadyLanded).toEqual(files.slice(0, 3).map((f) => f.name));
+    expect(again.landed.map((l) => l.segment)).toEqual(files.slice(3).map((f) => f.name));
+    expect(await one(db, `SELECT count(*) AS n, count(DISTINCT seq) AS d FROM records`)).toEqual({ n: 30, d: 30 });
+    expect((await one(db, `SELECT status FROM integrity`)).status).toBe('ok');
+  });
+
+  it('finds a record cut out of a segment, inside a batch and at a batch boundary, and lands nothing of it', async () => {
+    const dir = await tempDir();
+    const segs = join(dir, 'segments');
+    await recordVolume(segs, key, 20_000); // one segment, batches of up to 8,192 records
+    const [file] = (await listSegments(segs)).segments;
+    const { table } = await readSegment(file!.path);
+    const batches = table.batches;
+    expect(batches.length).toBeGreaterThan(2);
+    const seqOf = (b: number, i: number) => Number(batches[b]!.getChild('seq')!.get(i));
+    // Record 5 of the first batch, and the first record of the third: each one's neighbours no longer chain.
+    const inside = seqOf(0, 5);
+    const boundary = seqOf(2, 0);
+    const cut = new Table([batches[0]!.slice(0, 5), batches[0]!.slice(6), batches[1]!, batches[2]!.slice(1), ...batches.slice(3)]);
+    await writeFile(file!.path, tableToIPC(cut, 'stream'));
+
+    const v = await verifySegmentFile(file!, key.publicKey, genesisPoint());
+    const found = v.findings.filter((f) => f.code === 'sequence_gap' || f.code === 'chain_break').map((f) => f.message);
+    expect(found).toEqual([
+      `records ${inside}-${inside} are missing`,
+      `record ${inside + 1} does not chain to record ${inside - 1}`,
+      `records ${boundary}-${boundary} are missing`,
+      `record ${boundary + 1} does not chain to record ${boundary - 1}`,
+    ]);
+    expect(v.findings.map((f) => f.code)).not.toContain('bad_record'); // each remaining record still matches its hash
+    expect(v.end).toBeNull(); // nothing to continue the chain from
+
+    const db = await openDb(dir);
+    const r = await collect(segs, db);
+    expect(r.ok).toBe(false);
+    expect(r.rejected).toEqual([file!.name]);
+    expect(await one(db, `SELECT count(*) AS n FROM records`)).toEqual({ n: 0 });
   });
 
   it('refuses a segment whose records were already landed from another file (a re-sealed copy)', async () => {

@@ -1,26 +1,27 @@
 // `auditgate collect`: verifies each recorded segment (signature, digest, every record hash, the
 // chain from what this evidence database already landed for the gateway, sequence gaps,
-// truncation) and lands the ones that verify, each in one transaction, once. A segment that
+// truncation) and lands the ones that verify, each whole and once. A segment that
 // does not verify is not landed and is never skipped silently: its findings go to
 // verification_results and the run reports failure. The last segment of a gateway that is
 // still being written (no seal yet) is skipped with a note and lands on a later run.
 //
-// Landing: a verified segment's Arrow table is written as a Parquet file (segment-parquet.ts)
-// and inserted with one INSERT ... SELECT FROM read_parquet, which DuckDB runs on its own
-// threads while this thread verifies the next segment.
+// Landing (segment-lander.ts): a verified segment's Arrow table is written as a Parquet file
+// (segment-parquet.ts) and inserted with one INSERT ... SELECT FROM read_parquet, in a
+// transaction of several whole segments (a failure lands none of them and stops the run).
+// DuckDB inserts and commits on its own thread while this one verifies the next segment, whose
+// file is read ahead: the two cores each do one half.
 import { createHash, randomUUID, type KeyObject } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { hex } from '../proxy/recorder/chain.js';
 import { listSegments, parseSegmentName, SEAL_EXT, type SegmentFile } from '../proxy/recorder/files.js';
 import { keyIdOf } from '../proxy/recorder/keys.js';
-import { COLUMNS } from '../proxy/recorder/schema.js';
 import { bodyOf, sealDigest, type Seal } from '../proxy/recorder/seal.js';
 import { genesisPoint, verifySegmentFile, type ChainPoint, type FindingCode, type SegmentVerification } from '../proxy/recorder/verify.js';
 import { packageVersion } from '../policies/locations.js';
+import { deriveStatements } from './derive-statements.js';
 import type { EvidenceDb } from './evidence-db.js';
-import { writeSegmentParquetFile } from './segment-parquet.js';
+import { SegmentLander, type SegmentToLand } from './segment-lander.js';
 
 export type Severity = 'error' | 'warning' | 'note' | 'ok';
 
@@ -70,10 +71,13 @@ export interface CollectOptions {
   /** Where the Parquet staging files go (default: the OS temp directory). */
   tempDir?: string;
   /**
-   * Land a segment while the next one verifies (default true). False lands each before
-   * verifying the next: slower, but landSeconds then measures landing alone (benchmarks).
+   * Land a segment while the next one verifies (default true). False inserts each before
+   * verifying the next: slower, but verifySeconds and landSeconds then measure each part alone
+   * (benchmarks).
    */
   overlap?: boolean;
+  /** Records per landing transaction (default segment-lander.ts BATCH_RECORDS; whole segments). */
+  batchRecords?: number;
 }
 
 export interface CollectResult {
@@ -90,9 +94,9 @@ export interface CollectResult {
   /** Time spent verifying segments. */
   verifySeconds: number;
   /**
-   * Time from writing a segment's Parquet file to its commit, summed. With `overlap` (the
-   * default) it includes time the landing waited for this thread (busy verifying the next
-   * segment), so it measures landing alone only with overlap: false.
+   * Time spent landing: writing Parquet files, DuckDB's inserts and commits, the final
+   * CHECKPOINT. With `overlap` (the default) landing and verification run at the same time, on
+   * two cores, so the two add up to more than `seconds`.
    */
   landSeconds: number;
   seconds: number;
@@ -116,9 +120,6 @@ interface LandedRow {
 
 const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
-
-const RECORD_COLUMNS = COLUMNS.map(([name]) => `"${name}"`).join(', ');
-const RECORD_SELECT = COLUMNS.map(([name, type]) => (type === 'timestamp' ? `make_timestamptz("${name}")` : `"${name}"`)).join(', ');
 
 export async function collectSegments(opts: CollectOptions): Promise<CollectResult> {
   const started = performance.now();
@@ -163,19 +164,15 @@ export async function collectSegments(opts: CollectOptions): Promise<CollectResu
     landedBy.get(g)!.push({ segment: String(row.segment), sha256: String(row.segment_sha256), firstSeq: num(row.first_seq), lastSeq: num(row.last_seq), lastHash: row.last_hash === null ? null : String(row.last_hash), sealSha256: String(row.seal_sha256) });
   }
 
-  const tempDir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'auditgate-collect-'));
-  // One connection, one statement at a time: landing k runs while segment k+1 verifies, and
-  // every other use of the connection waits for it.
-  let landing: Promise<void> = Promise.resolve();
-  let landFailure: Error | null = null;
   const pendingFindings: CollectFinding[] = [];
   const add = (f: CollectFinding) => {
     pendingFindings.push(f);
     if (f.severity !== 'ok') result.findings.push(f);
     if (f.severity === 'error') result.ok = false;
   };
+  // Findings go to verification_results between landing transactions (the lander has the
+  // connection meanwhile, and a rolled-back transaction must not take them along).
   const flushFindings = async () => {
-    await landing;
     if (!pendingFindings.length) return;
     const rows = pendingFindings.splice(0);
     const values = rows.map((f) => `(${q(runId)}, now(), ${f.gatewayId === null ? 'NULL' : q(f.gatewayId)}, ${f.segment === null ? 'NULL' : q(f.segment)}, ${f.segmentSha256 === null ? 'NULL' : q(f.segmentSha256)}, ${f.firstSeq ?? 'NULL'}, ${f.lastSeq ?? 'NULL'}, ${q(f.code)}, ${q(f.severity)}, ${q(f.message)})`);
@@ -192,6 +189,39 @@ export async function collectSegments(opts: CollectOptions): Promise<CollectResu
   let bytesDone = 0;
   let done = 0;
   const progress = (current: string | null) => opts.onProgress?.({ segmentsDone: done, segmentsTotal: segments.length, bytesDone, bytesTotal, recordsLanded: result.recordsLanded, current });
+  const whereOf = ({ v }: SegmentToLand) => ({ gatewayId: v.file.gatewayId, segment: v.file.name, segmentSha256: v.segmentSha256, firstSeq: v.firstSeq, lastSeq: v.lastSeq });
+  const tempDir = await mkdtemp(join(opts.tempDir ?? tmpdir(), 'auditgate-collect-'));
+  const lander = await SegmentLander.start({
+    db: opts.db,
+    runId,
+    tempDir,
+    ...(opts.batchRecords ? { batchRecords: opts.batchRecords } : {}),
+    async onCommitted(committed) {
+      for (const { v } of committed) {
+        result.landed.push({ gatewayId: v.file.gatewayId, segment: v.file.name, records: v.records, firstSeq: v.firstSeq, lastSeq: v.lastSeq });
+        result.recordsLanded += v.records;
+        bytesDone += sizes.get(v.file.path) ?? 0;
+        done++;
+      }
+      progress(null);
+      await flushFindings();
+    },
+    onFailed(lost, err) {
+      for (const s of lost) {
+        add({ ...whereOf(s), code: 'land_failed', severity: 'error', message: `verified, but landing failed, nothing of it landed: ${err.message}` });
+        result.rejected.push(s.v.file.name);
+        done++;
+      }
+    },
+    onStopped(s, failure) {
+      add({ ...whereOf(s), code: 'land_failed', severity: 'error', message: `verified, but not landed: the run stopped when landing failed (${failure.message})` });
+      result.rejected.push(s.v.file.name);
+      done++;
+    },
+  }).catch(async (err: unknown) => {
+    await rm(tempDir, { recursive: true, force: true });
+    throw err;
+  });
 
   try {
     for (const stray of strays) {
@@ -208,6 +238,17 @@ export async function collectSegments(opts: CollectOptions): Promise<CollectResu
 
     const byGateway = new Map<string, SegmentFile[]>();
     for (const s of segments) byGateway.set(s.gatewayId, [...(byGateway.get(s.gatewayId) ?? []), s]);
+    // A file's bytes, read once: started ahead of its turn, taken when it comes.
+    const reads = new Map<string, Promise<Buffer>>();
+    const readAhead = (f: SegmentFile): Promise<Buffer> => {
+      let r = reads.get(f.path);
+      if (!r) {
+        r = readFile(f.path);
+        r.catch(() => {}); // reported when it is taken
+        reads.set(f.path, r);
+      }
+      return r;
+    };
 
     for (const [gatewayId, files] of byGateway) {
       const landed = landedBy.get(gatewayId) ?? [];
@@ -222,6 +263,7 @@ export async function collectSegments(opts: CollectOptions): Promise<CollectResu
         // Landed before? The seal names the digest; the bytes must still have it.
         const already = await alreadyLanded(file, bySha);
         if (already) {
+          reads.delete(file.path);
           result.alreadyLanded.push(file.name);
           point = { seq: already.lastSeq ?? 0, hash: already.lastHash ?? genesisPoint().hash, sealSha256: already.sealSha256 };
           bytesDone += sizes.get(file.path) ?? 0;
@@ -242,16 +284,19 @@ export async function collectSegments(opts: CollectOptions): Promise<CollectResu
           }
         }
 
+        // Read the next file while this one verifies (the read happens on a libuv thread).
+        const bytes = readAhead(file);
+        reads.delete(file.path);
+        if (!last) readAhead(files[i + 1]!);
         const t0 = performance.now();
         let v: SegmentVerification;
         try {
-          v = await verifySegmentFile(file, opts.publicKey, before);
+          v = await verifySegmentFile(file, opts.publicKey, before, await bytes);
         } catch (err) {
           add({ gatewayId, segment: file.name, segmentSha256: null, firstSeq: null, lastSeq: null, code: 'unreadable', severity: 'error', message: `cannot read it: ${(err as Error).message}` });
           result.rejected.push(file.name);
           point = null;
           done++;
-          await flushFindings();
           continue;
         }
         result.verifySeconds += (performance.now() - t0) / 1000;
@@ -265,7 +310,6 @@ export async function collectSegments(opts: CollectOptions): Promise<CollectResu
             result.open.push(file.name);
             bytesDone += sizes.get(file.path) ?? 0;
             done++;
-            await flushFindings();
             continue;
           }
         }
@@ -284,41 +328,24 @@ export async function collectSegments(opts: CollectOptions): Promise<CollectResu
           point = v.end ?? (v.seal ? { seq: v.seal.last_seq, hash: v.seal.last_hash, sealSha256: sealDigest(bodyOf(v.seal)) } : null);
           bytesDone += sizes.get(file.path) ?? 0;
           done++;
-          await flushFindings();
           continue;
         }
 
-        // Verified: land it (DuckDB works on it while the loop verifies the next one).
+        // Verified: land it (DuckDB works on it while the loop verifies the next one). It counts
+        // as landed for the checks of the segments after it; if its transaction fails, the run stops.
         point = v.end;
         const seal = v.seal!;
-        await landing;
-        if (landFailure) break;
-        const staging = join(tempDir, `${String(done).padStart(6, '0')}.parquet`);
-        const t1 = performance.now();
-        writeSegmentParquetFile(v.table!, staging);
-        landing = landSegment(opts.db, runId, v, seal, staging)
-          .then(async () => {
-            result.landSeconds += (performance.now() - t1) / 1000;
-            result.landed.push({ gatewayId, segment: file.name, records: v.records, firstSeq: v.firstSeq, lastSeq: v.lastSeq });
-            result.recordsLanded += v.records;
-            landed.push({ segment: file.name, sha256: v.segmentSha256, firstSeq: v.firstSeq, lastSeq: v.lastSeq, lastHash: v.end?.hash ?? null, sealSha256: sealDigest(bodyOf(seal)) });
-            bySha.set(v.segmentSha256, landed.at(-1)!);
-            bytesDone += sizes.get(file.path) ?? 0;
-            done++;
-            progress(null);
-          })
-          .catch((err: Error) => {
-            landFailure = err;
-            add({ ...where, code: 'land_failed', severity: 'error', message: `verified, but landing failed, nothing of it landed: ${err.message}` });
-            result.rejected.push(file.name);
-          })
-          .finally(() => rm(staging, { force: true }));
-        if (opts.overlap === false) await landing;
+        landed.push({ segment: file.name, sha256: v.segmentSha256, firstSeq: v.firstSeq, lastSeq: v.lastSeq, lastHash: v.end?.hash ?? null, sealSha256: sealDigest(bodyOf(seal)) });
+        bySha.set(v.segmentSha256, landed.at(-1)!);
+        await lander.add({ v, seal });
+        if (opts.overlap === false) await lander.settled();
+        if (lander.failure) break;
       }
-      if (landFailure) break;
+      if (lander.failure) break;
     }
-    await landing;
+    await lander.finish();
     await flushFindings();
+    await deriveStatements(c); // the statement tables the views read, for what landed (derive-statements.ts)
     if (result.landed.length) {
       // Fold the write-ahead log into the database file now, as part of landing: the file is
       // then complete on its own (copied to an auditor, opened read-only), and closing is quick.
@@ -327,7 +354,8 @@ export async function collectSegments(opts: CollectOptions): Promise<CollectResu
       result.landSeconds += (performance.now() - t) / 1000;
     }
   } finally {
-    await landing.catch(() => {});
+    await lander.finish().catch(() => {});
+    result.landSeconds += lander.busySeconds;
     await rm(tempDir, { recursive: true, force: true });
   }
 
@@ -338,7 +366,7 @@ export async function collectSegments(opts: CollectOptions): Promise<CollectResu
     [runId, result.ok ? 'ok' : 'failed', result.segmentsSeen, result.landed.length, result.alreadyLanded.length, result.rejected.length, result.open.length, result.recordsLanded, errors],
   );
   progress(null);
-  if (landFailure) throw new CollectError(`landing failed, the run stopped (run ${runId}): ${(landFailure as Error).message}`);
+  if (lander.failure) throw new CollectError(`landing failed, the run stopped (run ${runId}): ${lander.failure.message}`);
   return result;
 }
 
@@ -359,45 +387,5 @@ async function alreadyLanded(file: SegmentFile, bySha: Map<string, LandedRow>): 
     return actual === row.sha256 ? row : null;
   } catch {
     return null;
-  }
-}
-
-/** One segment, one transaction: its records, its segments row and its verification result. */
-async function landSegment(db: EvidenceDb, runId: string, v: SegmentVerification, seal: Seal, staging: string): Promise<void> {
-  const c = db.connection;
-  await c.run('BEGIN TRANSACTION');
-  try {
-    const inserted = await c.run(`INSERT INTO records (${RECORD_COLUMNS}) SELECT ${RECORD_SELECT} FROM read_parquet(${q(staging)})`);
-    if (inserted.rowsChanged !== v.records) throw new Error(`${inserted.rowsChanged} rows inserted for ${v.records} records`);
-    const firstPrev = v.table && v.table.numRows > 0 ? hex((v.table.getChild('prev_hash')!.get(0) as Uint8Array)) : null;
-    await c.run(
-      `INSERT INTO segments VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::TIMESTAMPTZ, $14::TIMESTAMPTZ, $15, $16, now(), 'landed')`,
-      [
-        v.file.gatewayId,
-        v.file.name,
-        v.segmentSha256,
-        seal.segment_bytes,
-        v.firstSeq ?? seal.first_seq,
-        v.lastSeq ?? seal.last_seq,
-        v.records,
-        firstPrev ?? seal.first_prev_hash,
-        v.end?.hash ?? seal.last_hash,
-        sealDigest(bodyOf(seal)),
-        seal.prev_seal_sha256,
-        seal.key_id,
-        seal.opened_at ?? null,
-        seal.sealed_at ?? null,
-        seal.recovered === true,
-        runId,
-      ],
-    );
-    await c.run(
-      `INSERT INTO verification_results VALUES ($1, now(), $2, $3, $4, $5, $6, 'landed', 'ok', $7)`,
-      [runId, v.file.gatewayId, v.file.name, v.segmentSha256, v.firstSeq, v.lastSeq, `verified and landed: ${v.records} records${v.firstSeq !== null ? ` (${v.firstSeq}-${v.lastSeq})` : ''}`],
-    );
-    await c.run('COMMIT');
-  } catch (err) {
-    await c.run('ROLLBACK').catch(() => {});
-    throw err;
   }
 }

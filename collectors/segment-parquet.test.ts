@@ -60,6 +60,23 @@ describe('segment Parquet', () => {
     expect(await readBack(path)).toEqual(expected(table));
   });
 
+  it('carries nulls across batches of odd sizes (validity bits shifted into place) and extreme length deltas', async () => {
+    const sizes = [1, 7, 13, 1000, 3, 9, 64, 5];
+    let n = 0;
+    const groups = sizes.map((size) =>
+      Array.from({ length: size }, (): RecordInput => {
+        const i = n++;
+        return { ...sampleStatement(i), rows: i % 3 ? i : null, application_name: i % 5 === 1 ? null : `app-${i}`, approval_id: i % 2 ? null : `a-${i}`, error_sqlstate: i % 11 ? null : '57014' };
+      }),
+    );
+    // Lengths 0, 20M, 0: deltas of ±20M need more than 24 bits (the wide packing path).
+    groups.push([{ ...sampleStatement(n), sql: '' }, { ...sampleStatement(n + 1), sql: 'x'.repeat(20_000_000) }, { ...sampleStatement(n + 2), sql: '' }]);
+    const table = new Table(batches(groups));
+    const path = join(dir, 'odd.parquet');
+    writeSegmentParquetFile(table, path);
+    expect(await readBack(path)).toEqual(expected(table));
+  });
+
   it('takes a null slot with a non-empty range value by value, not as bytes', async () => {
     const [batch] = batches([[sampleStatement(1), { ...sampleStatement(2), application_name: null }, sampleStatement(3)]]);
     const idx = COLUMNS.findIndex(([n]) => n === 'application_name');
@@ -67,7 +84,7 @@ describe('segment Parquet', () => {
     // psql|junk|psql, the middle one null: a writer may leave bytes under a null slot.
     children[idx] = makeData({ type: new Utf8(), length: 3, nullCount: 1, nullBitmap: new Uint8Array([0b101]), valueOffsets: new Int32Array([0, 4, 8, 12]), data: new TextEncoder().encode('psqljunkpsql') });
     const odd = new RecordBatch(schema, makeData({ type: new Struct(schema.fields), length: 3, nullCount: 0, children }));
-    const path = join(dir, 'odd.parquet');
+    const path = join(dir, 'junk.parquet');
     writeSegmentParquetFile(new Table([odd]), path);
     expect((await readBack(path)).map((r) => r.application_name)).toEqual(['psql', null, 'psql']);
   });

@@ -142,13 +142,43 @@ function validityOf(datas: Data[], rows: number): ColumnSlice {
   const valid = new Uint8Array((rows + 7) >> 3);
   let row = 0;
   for (const d of datas) {
-    const bm = d.nullCount > 0 ? d.nullBitmap : null;
-    for (let i = 0; i < d.length; i++, row++) {
-      const k = d.offset + i;
-      if (!bm || (bm[k >> 3]! & (1 << (k & 7))) !== 0) valid[row >> 3]! |= 1 << (row & 7);
-    }
+    if (d.nullCount === 0) setBits(valid, row, d.length);
+    else copyBits(valid, row, d.nullBitmap!, d.offset, d.length);
+    row += d.length;
   }
   return { rows, nulls, valid };
+}
+
+/** Sets bits [at, at + n) of `out` (zeroed before). */
+function setBits(out: Uint8Array, at: number, n: number): void {
+  let i = at;
+  const end = at + n;
+  for (; i < end && (i & 7) !== 0; i++) out[i >> 3]! |= 1 << (i & 7);
+  for (; i + 8 <= end; i += 8) out[i >> 3] = 0xff;
+  for (; i < end; i++) out[i >> 3]! |= 1 << (i & 7);
+}
+
+/** ORs bits [from, from + n) of `src` into `out` at bit `at` (zeroed before). */
+function copyBits(out: Uint8Array, at: number, src: Uint8Array, from: number, n: number): void {
+  let i = 0;
+  // Bit by bit until the source is byte-aligned, then whole source bytes shifted into place:
+  // batches rarely hold a multiple of 8 rows, so the target is rarely aligned too.
+  for (; i < n && ((from + i) & 7) !== 0; i++) {
+    if ((src[(from + i) >> 3]! & (1 << ((from + i) & 7))) !== 0) out[(at + i) >> 3]! |= 1 << ((at + i) & 7);
+  }
+  const shift = (at + i) & 7;
+  for (; i + 8 <= n; i += 8) {
+    const b = src[(from + i) >> 3]!;
+    const o = (at + i) >> 3;
+    if (shift === 0) out[o] = b;
+    else {
+      out[o]! |= (b << shift) & 0xff;
+      out[o + 1]! |= b >> (8 - shift);
+    }
+  }
+  for (; i < n; i++) {
+    if ((src[(from + i) >> 3]! & (1 << ((from + i) & 7))) !== 0) out[(at + i) >> 3]! |= 1 << ((at + i) & 7);
+  }
 }
 
 const isValid = (d: Data, i: number): boolean => {
@@ -178,12 +208,13 @@ function writeDeltaBinaryPacked(out: Bytes, values: Int32Array, count: number): 
   out.uvarint(4);
   out.uvarint(count);
   out.zigzag(count > 0 ? values[0]! : 0);
-  const deltas = new Float64Array(128);
+  const deltas = scratchDeltas;
   for (let start = 1; start < count; start += 128) {
     const n = Math.min(128, count - start);
-    let min = Infinity;
+    let min = 0x7fffffff;
     for (let i = 0; i < n; i++) {
-      const d = values[start + i]! - values[start + i - 1]!;
+      // Two int32 lengths differ by less than 2^31: the difference is an int32.
+      const d = (values[start + i]! - values[start + i - 1]!) | 0;
       deltas[i] = d;
       if (d < min) min = d;
     }
@@ -191,30 +222,56 @@ function writeDeltaBinaryPacked(out: Bytes, values: Int32Array, count: number): 
     const widths = [0, 0, 0, 0];
     for (let m = 0; m * 32 < n; m++) {
       let max = 0;
-      for (let i = m * 32; i < Math.min(n, m * 32 + 32); i++) max = Math.max(max, deltas[i]! - min);
-      widths[m] = max === 0 ? 0 : Math.floor(Math.log2(max)) + 1;
+      const end = Math.min(n, m * 32 + 32);
+      for (let i = m * 32; i < end; i++) {
+        const v = deltas[i]! - min; // 0 ≤ v < 2^32, exact as a double
+        if (v > max) max = v;
+      }
+      widths[m] = max === 0 ? 0 : max >= 2 ** 31 ? 32 : 32 - Math.clz32(max);
     }
-    for (const w of widths) out.byte(w);
+    out.ensure(4);
+    for (const w of widths) out.buf[out.pos++] = w;
     for (let m = 0; m * 32 < n; m++) {
       const w = widths[m]!;
       if (w === 0) continue;
       out.ensure(4 * w);
       // Pack 32 values LSB-first; the last miniblock is padded with zeros.
-      let acc = 0;
-      let bits = 0;
-      for (let i = m * 32; i < m * 32 + 32; i++) {
-        const v = i < n ? deltas[i]! - min : 0;
-        acc += v * 2 ** bits;
-        bits += w;
-        while (bits >= 8) {
-          out.buf[out.pos++] = acc % 256;
-          acc = Math.floor(acc / 256);
-          bits -= 8;
+      const buf = out.buf;
+      let pos = out.pos;
+      if (w <= 24) {
+        // acc holds fewer than 8 + 24 bits: plain int32 arithmetic.
+        let acc = 0;
+        let bits = 0;
+        for (let i = m * 32; i < m * 32 + 32; i++) {
+          const v = i < n ? deltas[i]! - min : 0;
+          acc |= v << bits;
+          bits += w;
+          while (bits >= 8) {
+            buf[pos++] = acc & 0xff;
+            acc >>>= 8;
+            bits -= 8;
+          }
+        }
+      } else {
+        let acc = 0;
+        let bits = 0;
+        for (let i = m * 32; i < m * 32 + 32; i++) {
+          const v = i < n ? deltas[i]! - min : 0;
+          acc += v * 2 ** bits;
+          bits += w;
+          while (bits >= 8) {
+            buf[pos++] = acc % 256;
+            acc = Math.floor(acc / 256);
+            bits -= 8;
+          }
         }
       }
+      out.pos = pos;
     }
   }
 }
+
+const scratchDeltas = new Int32Array(128);
 
 /** Int64 values of the non-null rows: Arrow's buffer itself when a batch has no nulls. */
 function int64Parts(parts: Uint8Array[], datas: Data[]): void {
@@ -225,14 +282,18 @@ function int64Parts(parts: Uint8Array[], datas: Data[]): void {
       parts.push(bytes.subarray(8 * d.offset, 8 * (d.offset + d.length)));
       continue;
     }
-    const packed = new Uint8Array(8 * (d.length - d.nullCount));
+    // Word by word (an int64 as two int32s): no per-value views.
+    const words = new Int32Array(v.buffer, v.byteOffset, 2 * v.length);
+    const packed = new Int32Array(2 * (d.length - d.nullCount));
+    const bm = d.nullBitmap!;
     let o = 0;
     for (let i = 0; i < d.length; i++) {
-      if (!isValid(d, i)) continue;
-      packed.set(bytes.subarray(8 * (d.offset + i), 8 * (d.offset + i + 1)), o);
-      o += 8;
+      const k = d.offset + i;
+      if ((bm[k >> 3]! & (1 << (k & 7))) === 0) continue;
+      packed[o++] = words[2 * k]!;
+      packed[o++] = words[2 * k + 1]!;
     }
-    parts.push(packed.subarray(0, o));
+    parts.push(new Uint8Array(packed.buffer, 0, 4 * o));
   }
 }
 
@@ -257,11 +318,17 @@ function stringParts(parts: Uint8Array[], lengthsOut: Bytes, datas: Data[], s: C
     const off = d.valueOffsets as Int32Array;
     const v = d.values as Uint8Array;
     let sum = 0;
-    for (let i = 0; i < d.length; i++) {
-      if (!isValid(d, i)) continue;
-      const len = off[d.offset + i + 1]! - off[d.offset + i]!;
-      lengths[k++] = len;
-      sum += len;
+    if (d.nullCount === 0) {
+      for (let i = d.offset; i < d.offset + d.length; i++) lengths[k++] = off[i + 1]! - off[i]!;
+      sum = off[d.offset + d.length]! - off[d.offset]!;
+    } else {
+      const bm = d.nullBitmap!;
+      for (let i = d.offset; i < d.offset + d.length; i++) {
+        if ((bm[i >> 3]! & (1 << (i & 7))) === 0) continue;
+        const len = off[i + 1]! - off[i]!;
+        lengths[k++] = len;
+        sum += len;
+      }
     }
     // Arrow gives a null slot an empty range (the recorder does); a file that does not is
     // taken value by value rather than trusted.

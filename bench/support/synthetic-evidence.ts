@@ -20,6 +20,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { deriveStatements } from '../../collectors/derive-statements.js';
 import { openEvidenceDb } from '../../collectors/evidence-db.js';
 import { approversOf, syntheticIdentities, type SyntheticIdentity } from './synthetic-catalog.js';
 import { importDirectory, landSegments, snapshotEntitlements } from './synthetic-landing.js';
@@ -132,6 +133,8 @@ export async function createSyntheticEvidence(path: string, opts: SyntheticEvide
     const largest = Math.max(...Object.values(recordsByGateway));
     const perSegment = positiveInt('segmentRecords', opts.segmentRecords ?? Math.max(1000, Math.min(100_000, Math.ceil(largest / 8))), 1);
     await step('segments', () => landSegments(c, { seed, perSegment }));
+    // What collect derives from the segments it lands (the tables the statement views read).
+    await step('derive', () => deriveStatements(c));
     const withEntitlements = opts.entitlements ?? true;
     if (withEntitlements) {
       await step('entitlements', async () => {

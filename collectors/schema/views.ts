@@ -35,9 +35,16 @@ const SUPERUSER_COMMANDS = [
 
 const list = (xs: string[]) => `[${xs.map((x) => `'${x}'`).join(', ')}]`;
 
+/**
+ * A derived_statement_tables row of an executed read (statement_tables.executed = 'yes':
+ * a NULL decision is not a refusal, as in the statements view).
+ */
+const EXECUTED_READ = (t: string) => `${t}.access = 'read' AND ${t}.ended AND (${t}.decision IS NULL OR ${t}.decision IN ('allow', 'approved'))`;
+
 export const viewsSchema: SchemaPart = {
   name: 'views',
-  version: 3,
+  // 4: over the derived statement tables (records part 2); unmasked_sensitive_reads_between.
+  version: 4,
   statements: [
     // The identity directory as of its newest import, one row per subject (empty before any import).
     `CREATE OR REPLACE VIEW directory AS ${DIRECTORY_ALL}`,
@@ -211,26 +218,32 @@ export const viewsSchema: SchemaPart = {
     FROM records r, (SELECT unnest(from_json(CASE WHEN json_valid(r.detail) THEN r.detail::JSON -> 'classification' END, '[{"column":"VARCHAR","method":"VARCHAR"}]')) AS entry) c
     WHERE r.kind = 'bundle_loaded' AND c.entry.column IS NOT NULL`,
 
-    // Executed statements that read a table with a column the gateway has masked (at least once,
-    // in any statement), where nothing of that table was masked in that statement.
-    `CREATE OR REPLACE MACRO unmasked_sensitive_statements_between(from_ts, to_ts) AS TABLE
-    WITH sensitive AS (SELECT DISTINCT table_schema, table_name FROM masking_events UNION SELECT DISTINCT table_schema, table_name FROM classified_columns),
-    masked_tables AS (SELECT DISTINCT gateway_id, session_id, statement_id, table_schema, table_name FROM masking_events WHERE ts >= from_ts AND ts < to_ts)
-    SELECT st.gateway_id, st.session_id, st.statement_id, st.ts, st.subject, st.identity_kind, st.database, st.upstream_role,
-      s.table_schema, s.table_name, st.access, st.decision, st.approval_id, q.sql, q."rows"
-    FROM statement_tables st
+    // Executed reads of a sensitive table (a column the policies classify, or the gateway has
+    // masked at least once, in any statement) in which nothing of that table was masked, without
+    // the statement's text: what the counts need (unmasked_sensitive_statements_between adds it).
+    // Read from derived_statement_tables: masked_schemas holds what each statement masked of
+    // each table it touched ('' for a column that named no schema), so no join to masking_events.
+    `CREATE OR REPLACE MACRO unmasked_sensitive_reads_between(from_ts, to_ts) AS TABLE
+    WITH sensitive AS (SELECT DISTINCT table_schema, table_name FROM masking_events UNION SELECT DISTINCT table_schema, table_name FROM classified_columns)
+    SELECT st.gateway_id, st.session_id, st.statement_id, st.seq, st.ts, st.subject, st.identity_kind, st.database, st.upstream_role,
+      s.table_schema, s.table_name, st.access, st.decision, st.approval_id
+    FROM derived_statement_tables st
     JOIN sensitive s ON s.table_name = st.table_name AND (st.table_schema IS NULL OR s.table_schema IS NULL OR s.table_schema = st.table_schema)
-    JOIN statements q ON q.gateway_id = st.gateway_id AND q.session_id = st.session_id AND q.statement_id = st.statement_id
-    WHERE st.executed = 'yes' AND st.access = 'read' AND st.ts >= from_ts AND st.ts < to_ts
-      AND NOT EXISTS (
-        SELECT 1 FROM masked_tables m
-        WHERE m.gateway_id = st.gateway_id AND m.session_id = st.session_id AND m.statement_id = st.statement_id
-          AND m.table_name = s.table_name AND m.table_schema IS NOT DISTINCT FROM s.table_schema
-      )`,
+    WHERE ${EXECUTED_READ('st')} AND st.ts >= from_ts AND st.ts < to_ts
+      AND NOT list_contains(coalesce(st.masked_schemas, []), coalesce(s.table_schema, ''))`,
+
+    // The same, with each statement's text and rows (the statement found by its sequence number).
+    `CREATE OR REPLACE MACRO unmasked_sensitive_statements_between(from_ts, to_ts) AS TABLE
+    SELECT u.gateway_id, u.session_id, u.statement_id, u.ts, u.subject, u.identity_kind, u.database, u.upstream_role,
+      u.table_schema, u.table_name, u.access, u.decision, u.approval_id, q.sql, q."rows"
+    FROM unmasked_sensitive_reads_between(from_ts, to_ts) u
+    JOIN statements q ON q.gateway_id = u.gateway_id AND q.seq = u.seq AND q.session_id = u.session_id AND q.statement_id = u.statement_id`,
 
     `CREATE OR REPLACE VIEW unmasked_sensitive_statements AS SELECT * FROM unmasked_sensitive_statements_between('-infinity'::TIMESTAMPTZ, 'infinity'::TIMESTAMPTZ)`,
 
-    // Per sensitive column (a column the gateway has masked at least once) and identity.
+    // Per sensitive column (a column the policies classify, or the gateway has masked at least
+    // once) and identity. Every executed read of a sensitive table is joined once, then counted
+    // per column: touching it, and of those with nothing of the table masked.
     `CREATE OR REPLACE MACRO masking_attestation_between(from_ts, to_ts) AS TABLE
     WITH sensitive AS (
       SELECT DISTINCT table_schema, table_name, column_name, column_ref FROM masking_events
@@ -244,16 +257,19 @@ export const viewsSchema: SchemaPart = {
         list(DISTINCT method ORDER BY method) FILTER (WHERE method IS NOT NULL) AS methods
       FROM masking_events WHERE ts >= from_ts AND ts < to_ts GROUP BY ALL
     ),
-    touching AS (
-      SELECT s.column_ref, st.subject, st.identity_kind, count(DISTINCT (st.gateway_id, st.session_id, st.statement_id)) AS statements_touching_table
-      FROM sensitive s
-      JOIN statement_tables st ON st.table_name = s.table_name AND (st.table_schema IS NULL OR s.table_schema IS NULL OR s.table_schema = st.table_schema)
-      WHERE st.executed = 'yes' AND st.access = 'read' AND st.ts >= from_ts AND st.ts < to_ts
-      GROUP BY ALL
+    reads AS (
+      SELECT st.gateway_id, st.session_id, st.statement_id, st.subject, st.identity_kind, t.table_schema, t.table_name,
+        NOT list_contains(coalesce(st.masked_schemas, []), coalesce(t.table_schema, '')) AS unmasked
+      FROM derived_statement_tables st
+      JOIN (SELECT DISTINCT table_schema, table_name FROM sensitive) t
+        ON t.table_name = st.table_name AND (st.table_schema IS NULL OR t.table_schema IS NULL OR t.table_schema = st.table_schema)
+      WHERE ${EXECUTED_READ('st')} AND st.ts >= from_ts AND st.ts < to_ts
     ),
-    unmasked AS (
-      SELECT s.column_ref, u.subject, u.identity_kind, count(DISTINCT (u.gateway_id, u.session_id, u.statement_id)) AS statements_unmasked
-      FROM sensitive s JOIN unmasked_sensitive_statements_between(from_ts, to_ts) u ON u.table_name = s.table_name AND u.table_schema IS NOT DISTINCT FROM s.table_schema
+    touching AS (
+      SELECT s.column_ref, r.subject, r.identity_kind,
+        count(DISTINCT (r.gateway_id, r.session_id, r.statement_id)) AS statements_touching_table,
+        count(DISTINCT (r.gateway_id, r.session_id, r.statement_id)) FILTER (WHERE r.unmasked) AS statements_unmasked
+      FROM sensitive s JOIN reads r ON r.table_name = s.table_name AND r.table_schema IS NOT DISTINCT FROM s.table_schema
       GROUP BY ALL
     ),
     keys AS (
@@ -264,12 +280,11 @@ export const viewsSchema: SchemaPart = {
       coalesce(m.statements_masked, 0) AS statements_masked, coalesce(m.values_masked, 0) AS values_masked,
       m.first_masked_at, m.last_masked_at, m.methods,
       coalesce(t.statements_touching_table, 0) AS statements_touching_table,
-      coalesce(u.statements_unmasked, 0) AS statements_touching_table_unmasked
+      coalesce(t.statements_unmasked, 0) AS statements_touching_table_unmasked
     FROM keys k
     JOIN sensitive s ON s.column_ref = k.column_ref
     LEFT JOIN masked m ON m.column_ref = k.column_ref AND m.subject IS NOT DISTINCT FROM k.subject AND m.identity_kind IS NOT DISTINCT FROM k.identity_kind
-    LEFT JOIN touching t ON t.column_ref = k.column_ref AND t.subject IS NOT DISTINCT FROM k.subject AND t.identity_kind IS NOT DISTINCT FROM k.identity_kind
-    LEFT JOIN unmasked u ON u.column_ref = k.column_ref AND u.subject IS NOT DISTINCT FROM k.subject AND u.identity_kind IS NOT DISTINCT FROM k.identity_kind`,
+    LEFT JOIN touching t ON t.column_ref = k.column_ref AND t.subject IS NOT DISTINCT FROM k.subject AND t.identity_kind IS NOT DISTINCT FROM k.identity_kind`,
 
     `CREATE OR REPLACE VIEW masking_attestation AS SELECT * FROM masking_attestation_between('-infinity'::TIMESTAMPTZ, 'infinity'::TIMESTAMPTZ)`,
 

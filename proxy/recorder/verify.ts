@@ -61,11 +61,15 @@ export interface SegmentVerification {
   segmentSha256: string;
 }
 
-/** Verifies one segment against the chain point before it (null: unknown, e.g. a first collect after retention). */
-export async function verifySegmentFile(file: SegmentFile, key: KeyObject, before: ChainPoint | null): Promise<SegmentVerification> {
+/**
+ * Verifies one segment against the chain point before it (null: unknown, e.g. a first collect
+ * after retention). `bytes`: the file's contents when the caller read them ahead (collect reads
+ * the next segment while this one verifies).
+ */
+export async function verifySegmentFile(file: SegmentFile, key: KeyObject, before: ChainPoint | null, bytes?: Buffer): Promise<SegmentVerification> {
   const findings: Finding[] = [];
   const add = (code: FindingCode, message: string) => findings.push({ code, segment: file.name, gatewayId: file.gatewayId, message });
-  const bytes = await readFile(file.path);
+  bytes ??= await readFile(file.path);
   const segmentSha256 = createHash('sha256').update(bytes).digest('hex');
   const result: SegmentVerification = { file, seal: null, findings, table: null, records: 0, firstSeq: null, lastSeq: null, end: null, segmentSha256 };
 
@@ -97,7 +101,10 @@ export async function verifySegmentFile(file: SegmentFile, key: KeyObject, befor
   // Straight from the column buffers: no per-record objects (collect verifies millions).
   const hasher = new ColumnHasher();
   const SEQ = COLUMNS.findIndex(([n]) => n === 'seq');
-  let prev: { seq: number; hash: Uint8Array } | null = before ? { seq: before.seq, hash: Buffer.from(before.hash, 'hex') } : null;
+  // The record before: its seq, and its hash as 32 bytes of `prevHash` at `prevAt` (no per-record objects).
+  let prevSeq = before ? before.seq : 0;
+  let prevHash: Uint8Array | null = before ? Buffer.from(before.hash, 'hex') : null;
+  let prevAt = 0;
   let first: { seq: number; prevHash: Uint8Array } | null = null;
   let count = 0;
   let intact = true;
@@ -109,27 +116,28 @@ export async function verifySegmentFile(file: SegmentFile, key: KeyObject, befor
     for (let i = 0; i < batch.numRows; i++, count++) {
       const seq = seqWords[2 * i + 1]! * 0x1_0000_0000 + (seqWords[2 * i]! >>> 0);
       const storedPrev = prevBytes.subarray(32 * i, 32 * i + 32);
-      const stored = hashBytes.subarray(32 * i, 32 * i + 32);
       first ??= { seq, prevHash: storedPrev };
-      if (!sameBytes(hasher.hash(views, i, storedPrev), stored)) {
+      if (!sameBytesAt(hasher.hash(views, i, storedPrev), 0, hashBytes, 32 * i)) {
         add('bad_record', `record ${seq}: its hash does not match its contents`);
         intact = false;
       }
-      if (prev) {
-        if (seq > prev.seq + 1) add('sequence_gap', `records ${prev.seq + 1}-${seq - 1} are missing`);
-        else if (seq <= prev.seq) add('sequence_overlap', `record ${seq} comes after record ${prev.seq}`);
-        if (!sameBytes(storedPrev, prev.hash)) {
-          add('chain_break', `record ${seq} does not chain to record ${prev.seq}`);
+      if (prevHash) {
+        if (seq > prevSeq + 1) add('sequence_gap', `records ${prevSeq + 1}-${seq - 1} are missing`);
+        else if (seq <= prevSeq) add('sequence_overlap', `record ${seq} comes after record ${prevSeq}`);
+        if (!sameBytesAt(prevBytes, 32 * i, prevHash, prevAt)) {
+          add('chain_break', `record ${seq} does not chain to record ${prevSeq}`);
           intact = false;
         }
       }
-      prev = { seq, hash: stored };
+      prevSeq = seq;
+      prevHash = hashBytes;
+      prevAt = 32 * i;
     }
   }
   result.records = count;
   result.firstSeq = first?.seq ?? null;
-  result.lastSeq = count ? prev!.seq : null;
-  const last = count && prev ? { seq: prev.seq, hash: hex(prev.hash) } : null;
+  result.lastSeq = count ? prevSeq : null;
+  const last = count && prevHash ? { seq: prevSeq, hash: hex(prevHash.subarray(prevAt, prevAt + 32)) } : null;
 
   if (seal) {
     if (seal.records !== count || (first && seal.first_seq !== first.seq) || (last && seal.last_seq !== last.seq) || (last && seal.last_hash !== last.hash)) {
@@ -222,8 +230,8 @@ export async function verifyDirectory(dir: string, key: KeyObject, opts: VerifyO
   return report;
 }
 
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+/** The 32 bytes of `a` at `ai` equal those of `b` at `bi`. */
+function sameBytesAt(a: Uint8Array, ai: number, b: Uint8Array, bi: number): boolean {
+  for (let k = 0; k < 32; k++) if (a[ai + k] !== b[bi + k]) return false;
   return true;
 }

@@ -169,7 +169,9 @@ describe('auditgate report cc6 over a real pipeline', () => {
     const altered = join(work, 'altered.duckdb');
     await cp(dbPath, altered);
     const db = await openEvidenceDb(altered);
+    // The record and the statement as the views read it (derived from the records when they landed).
     await db.connection.run(`UPDATE records SET decision = 'allow' WHERE kind = 'statement' AND sql = 'DELETE FROM orders'`);
+    await db.connection.run(`UPDATE derived_statements SET decision = 'allow' WHERE sql = 'DELETE FROM orders'`);
     db.close();
     const r = await runCli(['verify', packet, '--public-key', pubKey, '--db', altered]);
     expect(r.code).toBe(1);
