@@ -13,7 +13,7 @@ import { packageVersion } from '../../policies/locations.js';
 import { openSigningKey } from '../../proxy/recorder/signing-key-file.js';
 import { runPacketCopyQuery, type CopyPacketQuery } from '../packet/copy-query.js';
 import { sha256File } from '../packet/hash.js';
-import { listPacketFiles } from '../packet/manifest.js';
+import { listPacketFiles, type ManifestEntry } from '../packet/manifest.js';
 import { PACKET_SESSION_SETUP, runPacketQuery, type PacketQuery, type QueryParams } from '../packet/query-file.js';
 import { finishPacket } from '../packet/write.js';
 import { maskingAttestation } from './attestation.js';
@@ -89,10 +89,15 @@ async function emptyOrMissing(dir: string): Promise<void> {
   }
 }
 
-/** The views the packet's queries use exist only from schema versions this auditgate writes. */
+/**
+ * The views the packet's queries use exist only from schema versions this auditgate writes, and
+ * read the derived statement tables, which must hold every landed segment (a database from an
+ * older auditgate has none; a collect run that stopped early may have left some out).
+ */
 async function upgradeSchemaIfNeeded(path: string): Promise<void> {
   const ro = await openEvidenceDb(path, { readOnly: true });
   let have = new Map<string, number>();
+  let underived = 0;
   try {
     const r = await ro.connection.runAndReadAll('SELECT part, version FROM schema_parts');
     have = new Map(r.getRows().map((row) => [String(row[0]), Number(row[1])]));
@@ -100,9 +105,17 @@ async function upgradeSchemaIfNeeded(path: string): Promise<void> {
     ro.close();
     throw new ReportError(`${path} is not an auditgate evidence database (no schema_parts table): create it with \`auditgate collect\``);
   }
-  ro.close();
-  if (SCHEMA_PARTS.every((p) => have.get(p.name) === p.version)) return;
-  // Views and macros only: applying them never touches a record.
+  try {
+    if (SCHEMA_PARTS.every((p) => have.get(p.name) === p.version)) {
+      const r = await ro.connection.runAndReadAll(`SELECT count(*) FROM segments s WHERE status = 'landed'
+        AND NOT EXISTS (SELECT 1 FROM derived_segments d WHERE d.gateway_id = s.gateway_id AND d.segment_sha256 = s.segment_sha256)`);
+      underived = Number(r.getRows()[0]![0]);
+      if (underived === 0) return;
+    }
+  } finally {
+    ro.close();
+  }
+  // Tables, views and macros, then the derived tables for what they lack; no record is touched.
   (await openEvidenceDb(path)).close();
 }
 
@@ -148,6 +161,7 @@ export async function generateCc6Report(opts: Cc6Options): Promise<Cc6Result> {
   const results = new Map<string, QueryResult>();
   const rowCounts: Record<string, number> = {};
   const fileQuery = new Map<string, string>();
+  const described = new Map<string, ManifestEntry>();
   try {
     const conn: DuckDBConnection = db.connection;
     await conn.run(PACKET_SESSION_SETUP);
@@ -175,6 +189,7 @@ export async function generateCc6Report(opts: Cc6Options): Promise<Cc6Result> {
       rowCounts[r.id] = r.rowCount;
       fileQuery.set(r.file, r.id);
       if (q.parquet) fileQuery.set(q.parquet, r.id);
+      for (const f of r.described ?? []) described.set(f.path, f);
       tick(r.id);
     }
     stage('data files and populations');
@@ -231,6 +246,7 @@ export async function generateCc6Report(opts: Cc6Options): Promise<Cc6Result> {
     const bi = (c: string) => bundles.columns.indexOf(c);
     const sealed = await finishPacket(out, {
       signingKey: key,
+      known: described,
       ...(opts.zip ? { zip: resolve(opts.zip) } : {}),
       generation: {
         tool: 'auditgate report cc6',

@@ -60,16 +60,23 @@ export async function runPacketCopyQuery(conn: DuckDBConnection, q: CopyPacketQu
   const partial = `${csvPath}.partial`;
   const rows = await copyQueryTo(conn, q.sql, params, partial, 'csv');
   await rename(partial, csvPath);
-  const { sha256 } = await sha256File(csvPath);
+  // Hashed while DuckDB writes the Parquet copy (on its own threads): a population CSV is gigabytes.
+  const hashing = sha256File(csvPath);
   const outputs = [file];
-  if (q.parquet) {
-    const pq = join(outDir, q.parquet);
-    await mkdir(dirname(pq), { recursive: true });
-    const n = await copyQueryTo(conn, q.sql, params, `${pq}.partial`, 'parquet');
-    if (n !== rows) throw new QueryFailed(`packet query ${q.id}: the Parquet copy has ${n} rows, the CSV ${rows}: the evidence database changed while the packet was written`);
-    await rename(`${pq}.partial`, pq);
-    outputs.push(q.parquet);
+  try {
+    if (q.parquet) {
+      const pq = join(outDir, q.parquet);
+      await mkdir(dirname(pq), { recursive: true });
+      const n = await copyQueryTo(conn, q.sql, params, `${pq}.partial`, 'parquet');
+      if (n !== rows) throw new QueryFailed(`packet query ${q.id}: the Parquet copy has ${n} rows, the CSV ${rows}: the evidence database changed while the packet was written`);
+      await rename(`${pq}.partial`, pq);
+      outputs.push(q.parquet);
+    }
+  } catch (err) {
+    await hashing.catch(() => {});
+    throw err;
   }
+  const { sha256, bytes } = await hashing;
   const sqlFile = `queries/${q.id}.sql`;
   const meta: QueryMeta = {
     id: q.id,
@@ -84,5 +91,6 @@ export async function runPacketCopyQuery(conn: DuckDBConnection, q: CopyPacketQu
     outputs,
   };
   await writeQueryFiles(outDir, q.sql, meta);
-  return { id: q.id, file, rowCount: rows, resultSha256: sha256 };
+  // One CSV record per result row (quoted line breaks stay inside their record): the manifest's row count.
+  return { id: q.id, file, rowCount: rows, resultSha256: sha256, described: [{ path: file, sha256, bytes, rows }] };
 }

@@ -2,7 +2,7 @@
 // sha256, size and, for CSV, its data row count. Sorted by path so it is reproducible.
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { CsvRecordCounter } from './hash.js';
 
@@ -43,7 +43,7 @@ export async function describeFile(dir: string, path: string): Promise<ManifestE
   const h = createHash('sha256');
   const rows = path.toLowerCase().endsWith('.csv') ? new CsvRecordCounter() : null;
   let bytes = 0;
-  for await (const chunk of createReadStream(full)) {
+  for await (const chunk of createReadStream(full, { highWaterMark: 1 << 20 })) {
     h.update(chunk as Buffer);
     rows?.feed(chunk as Buffer);
     bytes += (chunk as Buffer).length;
@@ -53,10 +53,19 @@ export async function describeFile(dir: string, path: string): Promise<ManifestE
   return entry;
 }
 
-export async function buildManifest(dir: string): Promise<Manifest> {
+/**
+ * The manifest of every file in dir. `known`: files already described as they were written
+ * (a COPY's CSV: its sha256 was taken then, its rows are the COPY's row count), so a
+ * population of gigabytes is not read twice; taken only while the file still has that size.
+ */
+export async function buildManifest(dir: string, known: ReadonlyMap<string, ManifestEntry> = new Map()): Promise<Manifest> {
   const { files } = await listPacketFiles(dir);
   const entries: ManifestEntry[] = [];
-  for (const f of files) if (!UNLISTED.has(f)) entries.push(await describeFile(dir, f));
+  for (const f of files) {
+    if (UNLISTED.has(f)) continue;
+    const k = known.get(f);
+    entries.push(k && (await stat(join(dir, ...f.split('/')))).size === k.bytes ? { ...k, path: f } : await describeFile(dir, f));
+  }
   return { manifest_version: 1, files: entries };
 }
 

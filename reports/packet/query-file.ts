@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { StatementType, type DuckDBConnection, type DuckDBPreparedStatement, type DuckDBValue } from '@duckdb/node-api';
 import { formatResult, QueryFailed, QueryRefused, runReadOnlyQuery, toPlain, type QueryResult } from '../../collectors/query.js';
 import { resultSha256 } from './hash.js';
+import type { ManifestEntry } from './manifest.js';
 
 export type QueryParam = string | number | boolean | null;
 export type QueryParams = Record<string, QueryParam>;
@@ -45,6 +46,8 @@ export interface PacketQueryResult {
   resultSha256: string;
   /** The rows (runPacketQuery only; a COPY query never loads them). */
   result?: QueryResult;
+  /** Output files already hashed as they were written, for the manifest (runPacketCopyQuery's CSV). */
+  described?: ManifestEntry[];
 }
 
 /** Run on the connection before packet queries, when writing and when verifying: times in UTC. */

@@ -6,7 +6,7 @@ import { publicKeyPem, type SigningKey } from '../../proxy/recorder/keys.js';
 import { makeStatement, signStatement, type DsseEnvelope } from './dsse.js';
 import { sha256Hex } from './hash.js';
 import { writePacketZip } from './zip.js';
-import { buildManifest, MANIFEST_FILE, serializeManifest, SIGNATURE_FILE, type Manifest } from './manifest.js';
+import { buildManifest, MANIFEST_FILE, serializeManifest, SIGNATURE_FILE, type Manifest, type ManifestEntry } from './manifest.js';
 
 export const GENERATION_FILE = 'generation.json';
 export const VERIFY_FILE = 'VERIFY.md';
@@ -30,6 +30,8 @@ export interface FinishOptions {
   generation: Generation;
   /** Also write the sealed packet as this .zip (outside the packet folder). */
   zip?: string;
+  /** Files described as they were written (see buildManifest), by path. */
+  known?: ReadonlyMap<string, ManifestEntry>;
 }
 
 export interface FinishedPacket {
@@ -122,7 +124,7 @@ export async function finishPacket(dir: string, opts: FinishOptions): Promise<Fi
   await writeFile(join(dir, GENERATION_FILE), `${JSON.stringify(generation, null, 2)}\n`);
   await writeFile(join(dir, VERIFY_FILE), verifyInstructions(signingKey.keyId));
   await writeFile(join(dir, PUBLIC_KEY_FILE), publicKeyPem(signingKey.publicKey));
-  const manifest = await buildManifest(dir);
+  const manifest = await buildManifest(dir, opts.known);
   const manifestText = serializeManifest(manifest);
   await writeFile(join(dir, MANIFEST_FILE), manifestText);
   const manifestSha256 = sha256Hex(manifestText);

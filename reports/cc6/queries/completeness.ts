@@ -2,17 +2,22 @@
 // number) vs landed, with the chain head at day's end; the segments and their seal chain;
 // sequence gaps between landed segments; every verification finding of every collect run.
 import type { CopyPacketQuery } from '../../packet/copy-query.js';
-import { inPeriod, localDay, SEGMENT_IN_PERIOD } from './period-sql.js';
+import { inPeriod, localDay, quarterHour, quarterHourStart, SEGMENT_IN_PERIOD } from './period-sql.js';
 
 export const recordsByDay: CopyPacketQuery = {
   id: 'completeness-records-by-day',
   title: 'Completeness: records emitted (sequence range) vs landed, per gateway and day, with the chain head',
   file: 'completeness/records-by-gateway-day.csv',
-  sql: `SELECT gateway_id, ${localDay('ts')} AS day, count(*) AS records_landed, min(seq) AS first_seq, max(seq) AS last_seq,
-  max(seq) - min(seq) + 1 AS records_emitted, max(seq) - min(seq) + 1 - count(*) AS records_missing,
-  lower(hex(arg_max(hash, seq))) AS chain_head
-FROM records
-WHERE ${inPeriod('ts')}
+  sql: `WITH per_q AS (
+  SELECT gateway_id, ${quarterHour('ts')} AS q, count(*) AS n, min(seq) AS lo, max(seq) AS hi, arg_max(hash, seq) AS head
+  FROM records
+  WHERE ${inPeriod('ts')}
+  GROUP BY ALL
+)
+SELECT gateway_id, ${localDay(quarterHourStart('q'))} AS day, sum(n)::BIGINT AS records_landed, min(lo) AS first_seq, max(hi) AS last_seq,
+  max(hi) - min(lo) + 1 AS records_emitted, max(hi) - min(lo) + 1 - sum(n)::BIGINT AS records_missing,
+  lower(hex(arg_max(head, hi))) AS chain_head
+FROM per_q
 GROUP BY ALL
 ORDER BY gateway_id, day`,
 };

@@ -52,7 +52,7 @@ findings AS (
   UNION ALL
   SELECT 'CC6.7', 'unmasked_sensitive_read', 'review', min(ts), subject, coalesce(table_schema || '.', '') || table_name,
     count(*) || ' executed read(s) of this sensitive table with nothing of it masked (cleared identity, or a gap in masking)', 'masking/unmasked-sensitive-reads.csv'
-  FROM unmasked_sensitive_statements_between(${FROM}, ${TO}) GROUP BY subject, table_schema, table_name
+  FROM unmasked_sensitive_reads_between(${FROM}, ${TO}) GROUP BY subject, table_schema, table_name
   UNION ALL
   SELECT 'CC6.8', 'software_change_without_approval', 'review', ts, subject, gateway_id || '/' || session_id || '#' || statement_id,
     coalesce(command_tag, statement_kind) || ' executed without an approval', 'privileged-actions.csv'

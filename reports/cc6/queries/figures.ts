@@ -2,13 +2,15 @@
 // of one of these results (or a count of rows of exceptions.csv), so each can be re-derived
 // from queries/ against the evidence database.
 import type { PacketQuery } from '../../packet/query-file.js';
-import { FROM, inPeriod, localDay, SEGMENT_IN_PERIOD, TO } from './period-sql.js';
+import { FROM, inPeriod, localDay, quarterHour, quarterHourStart, SEGMENT_IN_PERIOD, TO } from './period-sql.js';
 import { IDENTITIES } from './populations.js';
 import { BUNDLES_IN_FORCE } from './masking.js';
 
 /** Outside Monday–Friday 08:00–18:00 in the report's time zone. */
 export const OFF_HOURS = (col: string) =>
   `(isodow(timezone($tz, ${col})) >= 6 OR hour(timezone($tz, ${col})) < 8 OR hour(timezone($tz, ${col})) >= 18)`;
+/** OFF_HOURS of a quarter hour (period-sql.ts: quarterHour). */
+const OFF_HOURS_Q = (q: string) => OFF_HOURS(quarterHourStart(q));
 
 const kinds = `string_split(coalesce(statement_kind, ''), ',')`;
 
@@ -26,13 +28,16 @@ export const summary: PacketQuery = {
     count(*) FILTER (WHERE executed = 'yes') AS statements_executed,
     count(*) FILTER (WHERE subject IS NULL) AS statements_unattributed,
     count(*) FILTER (WHERE params_sha256 IS NOT NULL) AS statements_with_parameters,
-    count(*) FILTER (WHERE ${OFF_HOURS('ts')}) AS off_hours_statements,
-    count(DISTINCT subject) FILTER (WHERE ${OFF_HOURS('ts')}) AS off_hours_identities,
     count(*) FILTER (WHERE list_contains(${kinds}, 'ddl') AND executed = 'yes') AS ddl_executed,
     count(*) FILTER (WHERE list_contains(${kinds}, 'ddl') AND executed = 'yes' AND approval_id IS NOT NULL) AS ddl_executed_approved,
     count(*) FILTER (WHERE list_contains(${kinds}, 'copy_to') AND decision NOT IN ('allow', 'approved')) AS blocked_exports,
     count(*) FILTER (WHERE masked IS NOT NULL AND CAST(masked AS VARCHAR) NOT IN ('[]', '{}')) AS statements_masked
   FROM statements WHERE ${inPeriod('ts')}
+),
+st_q AS (SELECT ${quarterHour('ts')} AS q, subject, count(*) AS n FROM statements WHERE ${inPeriod('ts')} GROUP BY ALL),
+oh AS (
+  SELECT coalesce(sum(n), 0)::BIGINT AS off_hours_statements, count(DISTINCT subject) AS off_hours_identities
+  FROM st_q WHERE ${OFF_HOURS_Q('q')}
 ),
 ss AS (
   SELECT
@@ -96,7 +101,7 @@ mk AS (
   FROM masking_events WHERE ${inPeriod('ts')}
 ),
 cl AS (SELECT count(DISTINCT column_ref) AS columns_classified FROM classified_columns WHERE bundle_sha256 IN (${BUNDLES_IN_FORCE})),
-um AS (SELECT count(*) AS unmasked_sensitive_reads FROM unmasked_sensitive_statements_between(${FROM}, ${TO})),
+um AS (SELECT count(*) AS unmasked_sensitive_reads FROM unmasked_sensitive_reads_between(${FROM}, ${TO})),
 bd AS (
   SELECT count(DISTINCT bundle_sha256) AS bundles_in_force FROM (${BUNDLES_IN_FORCE})
 ),
@@ -104,10 +109,14 @@ gb AS (
   SELECT count(DISTINCT CASE WHEN json_valid(detail) THEN detail::JSON ->> '$.gateway.code_sha256' END) AS gateway_builds
   FROM records WHERE kind = 'bundle_loaded' AND ${inPeriod('ts')}
 ),
+rc_q AS (
+  SELECT ${quarterHour('ts')} AS q, count(*) AS n, count(*) FILTER (WHERE kind = 'approval') AS approvals
+  FROM records WHERE ${inPeriod('ts')} GROUP BY q
+),
 rc AS (
-  SELECT count(*) AS records_landed, count(DISTINCT ${localDay('ts')}) AS days_with_records,
-    count(*) FILTER (WHERE kind = 'approval') AS approval_records
-  FROM records WHERE ${inPeriod('ts')}
+  SELECT coalesce(sum(n), 0)::BIGINT AS records_landed, count(DISTINCT ${localDay(quarterHourStart('q'))}) AS days_with_records,
+    coalesce(sum(approvals), 0)::BIGINT AS approval_records
+  FROM rc_q
 ),
 rt AS (
   SELECT round((epoch(max(ts)) - epoch(min(ts))) / 86400, 1) AS retention_days_on_record FROM records
@@ -121,7 +130,7 @@ vf AS (
     count(*) FILTER (WHERE severity = 'error' AND NOT EXISTS (SELECT 1 FROM segments l WHERE l.gateway_id = v.gateway_id AND (l.segment_sha256 = v.segment_sha256 OR l.segment = v.segment))) AS verification_errors_unresolved
   FROM verification_results v
 ),
-all_figures AS (SELECT * FROM st, ss, ids, am, gu, pr, pa, tr, mk, cl, um, bd, gb, rc, rt, sg, vf)
+all_figures AS (SELECT * FROM st, oh, ss, ids, am, gu, pr, pa, tr, mk, cl, um, bd, gb, rc, rt, sg, vf)
 SELECT metric, CAST(value AS DOUBLE) AS value
 FROM all_figures UNPIVOT INCLUDE NULLS (value FOR metric IN (COLUMNS(*)))
 ORDER BY metric`,
@@ -134,14 +143,19 @@ export const activityByDay: PacketQuery = {
   sql: `WITH days AS (
   SELECT CAST(d AS DATE) AS day FROM generate_series(CAST($first_day AS DATE), CAST($last_day AS DATE), INTERVAL 1 DAY) t(d)
 ),
-st AS (
-  SELECT ${localDay('ts')} AS day,
+per_q AS (
+  SELECT ${quarterHour('ts')} AS q, count(*) AS n,
     count(*) FILTER (WHERE decision IN ('allow', 'approved') AND approval_id IS NULL) AS allowed,
     count(*) FILTER (WHERE decision IN ('allow', 'approved') AND approval_id IS NOT NULL) AS approved,
     count(*) FILTER (WHERE decision = 'approval_required') AS held,
-    count(*) FILTER (WHERE decision NOT IN ('allow', 'approved', 'approval_required')) AS denied,
-    count(*) FILTER (WHERE ${OFF_HOURS('ts')}) AS off_hours
-  FROM records WHERE kind = 'statement' AND ${inPeriod('ts')} GROUP BY ALL
+    count(*) FILTER (WHERE decision NOT IN ('allow', 'approved', 'approval_required')) AS denied
+  FROM statements WHERE ${inPeriod('ts')} GROUP BY q
+),
+st AS (
+  SELECT ${localDay(quarterHourStart('q'))} AS day,
+    sum(allowed)::BIGINT AS allowed, sum(approved)::BIGINT AS approved, sum(held)::BIGINT AS held, sum(denied)::BIGINT AS denied,
+    coalesce(sum(n) FILTER (WHERE ${OFF_HOURS_Q('q')}), 0)::BIGINT AS off_hours
+  FROM per_q GROUP BY ALL
 )
 SELECT d.day, coalesce(allowed, 0) AS allowed, coalesce(approved, 0) AS approved, coalesce(held, 0) AS held, coalesce(denied, 0) AS denied, coalesce(off_hours, 0) AS off_hours
 FROM days d LEFT JOIN st USING (day)
@@ -152,15 +166,20 @@ export const decisionsByIdentity: PacketQuery = {
   id: 'figures-decisions-by-identity',
   title: 'Figures: statements per identity by decision (every identity active in the period)',
   file: 'figures/decisions-by-identity.csv',
-  sql: `SELECT subject, any_value(identity_kind) AS identity_kind, count(*) AS statements,
-  count(*) FILTER (WHERE decision IN ('allow', 'approved') AND approval_id IS NULL) AS allowed,
-  count(*) FILTER (WHERE decision IN ('allow', 'approved') AND approval_id IS NOT NULL) AS approved,
-  count(*) FILTER (WHERE decision = 'approval_required') AS held,
-  count(*) FILTER (WHERE decision NOT IN ('allow', 'approved', 'approval_required')) AS denied,
-  count(*) FILTER (WHERE ${OFF_HOURS('ts')}) AS off_hours,
-  count(DISTINCT session_id) AS sessions
-FROM records WHERE kind = 'statement' AND ${inPeriod('ts')}
-GROUP BY subject
+  sql: `WITH per AS (
+  SELECT subject, any_value(identity_kind) AS identity_kind, count(*) AS statements,
+    count(*) FILTER (WHERE decision IN ('allow', 'approved') AND approval_id IS NULL) AS allowed,
+    count(*) FILTER (WHERE decision IN ('allow', 'approved') AND approval_id IS NOT NULL) AS approved,
+    count(*) FILTER (WHERE decision = 'approval_required') AS held,
+    count(*) FILTER (WHERE decision NOT IN ('allow', 'approved', 'approval_required')) AS denied,
+    count(DISTINCT session_id) AS sessions
+  FROM statements WHERE ${inPeriod('ts')}
+  GROUP BY subject
+),
+per_q AS (SELECT subject, ${quarterHour('ts')} AS q, count(*) AS n FROM statements WHERE ${inPeriod('ts')} GROUP BY ALL),
+off AS (SELECT subject, sum(n)::BIGINT AS off_hours FROM per_q WHERE ${OFF_HOURS_Q('q')} GROUP BY subject)
+SELECT p.subject, p.identity_kind, p.statements, p.allowed, p.approved, p.held, p.denied, coalesce(o.off_hours, 0) AS off_hours, p.sessions
+FROM per p LEFT JOIN off o ON o.subject IS NOT DISTINCT FROM p.subject
 ORDER BY statements DESC, subject NULLS LAST`,
 };
 
