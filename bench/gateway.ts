@@ -25,15 +25,17 @@ async function admin(database: string, sql: string): Promise<void> {
 
 const WHAT_BOUNDS_IT = `
 What bounds it. Recording first: in the default strict mode every statement waits for its intent record to be
-written and fdatasync'ed before it is forwarded (about 0.2 ms idle, ~1 ms under this load, on this disk); concurrent
-sessions share a sync (group commit: ~4 statements per sync at 8 clients), outcomes ride along with the next sync.
-That is the gap between the "gateway" and "batched" columns, and most of the gap to PgBouncer at one client.
-Then CPU (profiled with \`node --cpu-prof\` under pgbench): with the simple protocol every statement carries new
-literals, so each one is parsed, fingerprinted and decided afresh (~60–100 µs of CPU: see the decision section) and
-its record's JSON fields are built, on the one event loop, which shares the two vCPUs with PostgreSQL and pgbench;
-socket writes are the largest single item. Prepared statements are decided once at Parse and reused (decision
-cache by exact text). Not tried yet: worker processes, caching decisions by fingerprint when a policy declares
-literals irrelevant, preallocating segment files so a sync does not also write file-size metadata.`;
+written and fdatasync'ed before it is forwarded (~0.6 ms per append and sync on this machine's disk); concurrent
+sessions share a sync (group commit), outcomes ride along with the next sync. That is the gap between the
+"gateway" and "batched" columns, and most of the gap to PgBouncer at one client. Then CPU, on the one event loop
+that shares the two vCPUs with PostgreSQL and pgbench (profiled with \`node --cpu-prof\` under pgbench): socket
+reads and writes (~30% of the gateway's samples, mostly in the kernel), the recorder's flushes, and for statements
+decided afresh the parse and the policy (see the decision section). A simple-protocol statement of a shape already
+decided, whose decision ignores literals, skips the parse and the policy (decision cache by shape, docs/gateway.md);
+prepared statements are decided once at Parse. Statements the default policy decides on the clock (production
+writes: the change window) are decided afresh every time, as the simple-update rows show. Not tried: worker
+processes (the two vCPUs are already shared by client, gateway and server). Preallocating segment files did not
+make fdatasync faster on this disk (0.98–2.4 ms overwriting a zero-filled file against 0.57–0.64 ms appending).`;
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
