@@ -35,10 +35,10 @@ policy's and the parser's wasm modules, apache-arrow (the CLI loads DuckDB and P
 that use them: loading them all had cost ~35 MB). During the copy: the received 64 KB chunks stay allocated
 until V8 collects the Buffers pointing at them, and V8 collects for such external memory only every ~64 MB;
 the relay therefore runs a minor GC every 4 MB it receives (proxy/session/relayed-memory.ts; without it the
-peak was ~25 MB higher). Most of the rest is glibc's per-thread malloc arenas: with \`MALLOC_ARENA_MAX=2\` in
-the gateway's environment (what docs/gateway.md recommends) the peak drops by another ~30–40 MB. Writing
+peak was ~25 MB higher). Part of the rest is glibc's per-thread malloc arenas: with \`MALLOC_ARENA_MAX=2\` in
+the gateway's environment (what docs/gateway.md recommends) the peak drops by another ~15–30 MB. Writing
 each chunk's messages in one write instead of one each changed nothing measurable. The peak varies by about
-±15 MB from run to run on this shared 2-vCPU machine.`;
+±20 MB from run to run (the peaks of all runs are in the table).`;
 
 /** One COPY through a fresh gateway process: its RSS before and its peak. */
 async function measure(rows: number, env: Record<string, string>): Promise<{ before: number; peak: number; seconds: number }> {
