@@ -173,10 +173,11 @@ async function derive(c: DuckDBConnection, ranges: Range[], firstSeq: Map<string
   return { statements: Number(inserted.rowsChanged), outcomesLate: changed };
 }
 
-const COUNTS = `count(*) AS statements,
-  count(*) FILTER (WHERE decision IN ('allow', 'approved')) AS statements_allowed,
-  count(*) FILTER (WHERE decision NOT IN ('allow', 'approved', 'approval_required')) AS statements_denied,
-  count(*) FILTER (WHERE decision = 'approval_required') AS statements_held`;
+/** A session's statement counts by decision, as columns `<prefix>statements`, `<prefix>statements_allowed`, ... */
+const countsAs = (prefix: string) => `count(*) AS ${prefix}statements,
+  count(*) FILTER (WHERE decision IN ('allow', 'approved')) AS ${prefix}statements_allowed,
+  count(*) FILTER (WHERE decision NOT IN ('allow', 'approved', 'approval_required')) AS ${prefix}statements_denied,
+  count(*) FILTER (WHERE decision = 'approval_required') AS ${prefix}statements_held`;
 
 /**
  * Sessions: each start with its first end and its statement counts. Ends and statements that
@@ -203,10 +204,10 @@ async function deriveSessions(
     FROM _dv_session_ends e
     WHERE derived_sessions.gateway_id = e.gateway_id AND derived_sessions.session_id = e.session_id
       AND (end_seq IS NULL OR first_end_seq < end_seq OR first_ended_at < ended_at)`);
-  await c.run(`UPDATE derived_sessions SET statements = statements + n_statements, statements_allowed = statements_allowed + n_allowed,
-      statements_denied = statements_denied + n_denied, statements_held = statements_held + n_held
-    FROM (SELECT gateway_id, session_id, count(*) AS n_statements, count(*) FILTER (WHERE decision IN ('allow', 'approved')) AS n_allowed,
-        count(*) FILTER (WHERE decision NOT IN ('allow', 'approved', 'approval_required')) AS n_denied, count(*) FILTER (WHERE decision = 'approval_required') AS n_held
+  // (The new counts are prefixed: UPDATE ... FROM refuses column names both sides have.)
+  await c.run(`UPDATE derived_sessions SET statements = statements + n_statements, statements_allowed = statements_allowed + n_statements_allowed,
+      statements_denied = statements_denied + n_statements_denied, statements_held = statements_held + n_statements_held
+    FROM (SELECT gateway_id, session_id, ${countsAs('n_')}
       FROM (${derived('gateway_id, session_id, decision')}) GROUP BY gateway_id, session_id) n
     WHERE derived_sessions.gateway_id = n.gateway_id AND derived_sessions.session_id = n.session_id`);
 
@@ -226,7 +227,7 @@ async function deriveSessions(
       coalesce(n.statements, 0), coalesce(n.statements_allowed, 0), coalesce(n.statements_denied, 0), coalesce(n.statements_held, 0)
     FROM (${starts}) s
     LEFT JOIN _dv_session_ends e ON e.gateway_id = s.gateway_id AND e.session_id = s.session_id
-    LEFT JOIN (SELECT gateway_id, session_id, ${COUNTS} FROM (${laterStatements}) GROUP BY gateway_id, session_id) n
+    LEFT JOIN (SELECT gateway_id, session_id, ${countsAs('')} FROM (${laterStatements}) GROUP BY gateway_id, session_id) n
       ON n.gateway_id = s.gateway_id AND n.session_id = s.session_id
     ORDER BY s.gateway_id, s.seq`);
 }
