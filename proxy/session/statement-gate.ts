@@ -60,16 +60,16 @@ export function decideSql(ctx: GateContext, sql: string, opts: GateOptions): Ver
   // Simple-protocol statements carry their constants in the text: decisions the policy made
   // without reading them are shared by shape. (Extended-protocol statements have parameters
   // instead and are decided once at Parse.)
-  const text = statementText(sql);
-  const shape = opts.protocol === 'simple' && !LIMIT_WORD.test(text) ? shapeOf(text) : null;
+  const text = opts.protocol === 'simple' ? statementText(sql) : null;
+  const shape = text !== null && !LIMIT_WORD.test(text) ? shapeOf(text) : null;
   const shapeKey = shape === null ? null : `${prefix}shape\u0000${shape}`;
   if (shapeKey !== null) {
     const same = ctx.cache.get(shapeKey);
-    if (same) return withText(same, text);
+    if (same) return withText(same, text!);
   }
   const verdict = decideFresh(ctx, sql, opts);
   if (verdict.cacheable && !verdict.facts.some((f) => UNCACHEABLE_KINDS.has(f.kind))) {
-    if (shapeKey !== null && holdsForShape(verdict, text)) ctx.cache.set(shapeKey, verdict);
+    if (shapeKey !== null && holdsForShape(verdict, text!)) ctx.cache.set(shapeKey, verdict);
     else ctx.cache.set(key, verdict);
   }
   return verdict;
