@@ -144,7 +144,6 @@ export async function generateCc6Report(opts: Cc6Options): Promise<Cc6Result> {
   const key = await openSigningKey(keyFile, publicKeyFile);
 
   await upgradeSchemaIfNeeded(dbPath);
-  const { sha256: dbSha256, bytes: dbBytes } = await sha256File(dbPath);
   stage('open');
 
   await mkdir(out, { recursive: true });
@@ -158,6 +157,11 @@ export async function generateCc6Report(opts: Cc6Options): Promise<Cc6Result> {
 
   async function writePacket(): Promise<Cc6Result> {
   const db = await openEvidenceDb(dbPath, { readOnly: true });
+  // The database file is hashed while the queries run (gigabytes at 10M statements): its digest is
+  // only needed for the page and generation.json. Read-only handles lock out writers, so the file
+  // hashed is the one queried.
+  const dbDigest = sha256File(dbPath);
+  dbDigest.catch(() => {}); // awaited below; a failure before then must not be an unhandled rejection
   const results = new Map<string, QueryResult>();
   const rowCounts: Record<string, number> = {};
   const fileQuery = new Map<string, string>();
@@ -224,6 +228,7 @@ export async function generateCc6Report(opts: Cc6Options): Promise<Cc6Result> {
     await writeFile(join(out, 'masking-attestation.json'), `${JSON.stringify(attestation, null, 2)}\n`);
     tick('masking-attestation');
 
+    const { sha256: dbSha256, bytes: dbBytes } = await dbDigest;
     const refs = new FigureRefs(results);
     const generatedAt = new Date().toISOString();
     const { files } = await listPacketFiles(out);

@@ -34,19 +34,43 @@ ORDER BY draw_key, gateway_id, session_id
 LIMIT $size`,
 });
 
-const transcriptQuery = (n: number, dir: string, gatewayId: string, sessionId: string): CopyPacketQuery => ({
+/**
+ * first_seq and last_seq are the session's first and last record on its gateway, found when the
+ * packet is written: the range changes nothing in the result (every record of the session lies in
+ * it), but lets DuckDB skip the rest of the records table instead of comparing every session id.
+ */
+const transcriptQuery = (n: number, dir: string, gatewayId: string, sessionId: string, seqs: SeqRange): CopyPacketQuery => ({
   id: `sample-${String(n).padStart(3, '0')}-transcript`,
   title: `Sample ${n}: every record of session ${sessionId} on ${gatewayId}, in order`,
   file: `${dir}/transcript.csv`,
-  params: { gateway_id: gatewayId, session_id: sessionId },
+  params: { gateway_id: gatewayId, session_id: sessionId, first_seq: seqs.first, last_seq: seqs.last },
   sql: `SELECT seq, ts, kind, statement_id, subject, identity_kind, database, upstream_role, decision,
   array_to_string(from_json(CASE WHEN json_valid(reasons) THEN reasons END, '["VARCHAR"]'), '; ') AS reasons,
   command_tag, "rows", duration_us, masked, error_sqlstate, approval_id, params_sha256, sql, detail,
   lower(hex(prev_hash)) AS prev_hash, lower(hex(hash)) AS hash
 FROM records
-WHERE gateway_id = $gateway_id AND session_id = $session_id
+WHERE gateway_id = $gateway_id AND session_id = $session_id AND seq BETWEEN CAST($first_seq AS BIGINT) AND CAST($last_seq AS BIGINT)
 ORDER BY seq`,
 });
+
+interface SeqRange {
+  first: number;
+  last: number;
+}
+
+const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
+
+/** Each session's first and last record sequence number, in one scan of records for all of them. */
+async function seqRanges(conn: DuckDBConnection, sessions: { gatewayId: string; sessionId: string }[]): Promise<Map<string, SeqRange>> {
+  const ranges = new Map<string, SeqRange>();
+  if (sessions.length === 0) return ranges;
+  const keys = sessions.map((s) => `(${sqlString(s.gatewayId)}, ${sqlString(s.sessionId)})`).join(', ');
+  const r = await conn.runAndReadAll(`SELECT r.gateway_id, r.session_id, min(r.seq), max(r.seq)
+    FROM records r JOIN (VALUES ${keys}) k(gateway_id, session_id) ON r.gateway_id = k.gateway_id AND r.session_id = k.session_id
+    GROUP BY ALL`);
+  for (const [g, sid, first, last] of r.getRows()) ranges.set(`${g}\u0000${sid}`, { first: Number(first), last: Number(last) });
+  return ranges;
+}
 
 /** A folder name for a sampled session: its number and a filesystem-safe form of its id. */
 const sampleDir = (n: number, sessionId: string) => `samples/${String(n).padStart(3, '0')}-${sessionId.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64)}`;
@@ -65,12 +89,16 @@ export async function drawSample(
   const rows = draw.result!.rows;
   const col = (name: string) => draw.result!.columns.indexOf(name);
   const sampled: Selection['sampled'] = [];
+  const ranges = await seqRanges(conn, rows.map((r) => ({ gatewayId: String(r[col('gateway_id')]), sessionId: String(r[col('session_id')]) })));
   for (const r of rows) {
     const n = Number(r[col('sample_no')]);
     const gatewayId = String(r[col('gateway_id')]);
     const sessionId = String(r[col('session_id')]);
     const dir = sampleDir(n, sessionId);
-    const t = await runPacketCopyQuery(conn, transcriptQuery(n, dir, gatewayId, sessionId), outDir);
+    // A sampled session was admitted, so it has at least its start record.
+    const seqs = ranges.get(`${gatewayId}\u0000${sessionId}`);
+    if (!seqs) throw new Error(`sampled session ${sessionId} on ${gatewayId} has no records: the evidence database changed while the packet was written`);
+    const t = await runPacketCopyQuery(conn, transcriptQuery(n, dir, gatewayId, sessionId, seqs), outDir);
     opts.onQuery?.(t.id);
     sampled.push({ sample_no: n, gateway_id: gatewayId, session_id: sessionId, subject: (r[col('subject')] as string | null) ?? null, started_at: (r[col('started_at')] as string | null) ?? null, transcript: t.file });
   }

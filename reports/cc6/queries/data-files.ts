@@ -3,6 +3,7 @@
 import type { CopyPacketQuery } from '../../packet/copy-query.js';
 import type { PacketQuery } from '../../packet/query-file.js';
 import { FROM, inPeriod, TO } from './period-sql.js';
+import { DECISION_RECORDS } from './masking.js';
 
 export const accessMatrix: CopyPacketQuery = {
   id: 'access-matrix',
@@ -94,7 +95,7 @@ export const policyBundles: PacketQuery = {
 used AS (
   SELECT bundle_sha256, count(*) FILTER (WHERE kind = 'statement') AS statements_decided, count(*) FILTER (WHERE kind = 'session_start') AS sessions_decided,
     min(ts) AS first_decision, max(ts) AS last_decision
-  FROM records WHERE bundle_sha256 IS NOT NULL AND kind IN ('statement', 'session_start') AND ${inPeriod('ts')} GROUP BY bundle_sha256
+  FROM (${DECISION_RECORDS}) WHERE bundle_sha256 IS NOT NULL AND ${inPeriod('ts')} GROUP BY bundle_sha256
 ),
 builds AS (
   SELECT bundle_sha256,

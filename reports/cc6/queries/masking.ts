@@ -5,9 +5,18 @@ import type { CopyPacketQuery } from '../../packet/copy-query.js';
 import type { PacketQuery } from '../../packet/query-file.js';
 import { FROM, inPeriod, TO } from './period-sql.js';
 
+/**
+ * Every decision record, statement or session start, as (bundle_sha256, kind, ts): the statements
+ * and sessions views hold one row per such record, and are far narrower to scan than records.
+ */
+export const DECISION_RECORDS = `SELECT bundle_sha256, 'statement' AS kind, ts FROM statements
+  UNION ALL SELECT bundle_sha256, 'session_start' AS kind, started_at AS ts FROM sessions`;
+
 /** Bundles that decided something in the period, or were loaded during it. */
-export const BUNDLES_IN_FORCE = `SELECT DISTINCT bundle_sha256 FROM records
-WHERE bundle_sha256 IS NOT NULL AND (kind IN ('statement', 'session_start', 'bundle_loaded')) AND ${inPeriod('ts')}`;
+export const BUNDLES_IN_FORCE = `SELECT DISTINCT bundle_sha256 FROM (
+  ${DECISION_RECORDS}
+  UNION ALL SELECT bundle_sha256, kind, ts FROM records WHERE kind = 'bundle_loaded'
+) WHERE bundle_sha256 IS NOT NULL AND ${inPeriod('ts')}`;
 
 export const classifiedColumns: PacketQuery = {
   id: 'masking-classified-columns',
