@@ -8,19 +8,40 @@ export function freshKey(): SigningKey {
   return { privateKey, publicKey, keyId: keyIdOf(publicKey) };
 }
 
-/** A statement record as the gateway writes one (identity and session fields filled). */
-export function sampleStatement(i: number): RecordInput {
+/** Per-session strings, one instance each, as a gateway session holds them. */
+const sessionFields = new Map<number, { subject: string; claims: string; client_addr: string; application_name: string }>();
+function fieldsOf(session: number) {
+  let f = sessionFields.get(session);
+  if (!f) {
+    f = {
+      subject: `agent:claude-code-${session}`,
+      claims: `{"model":"claude","repository":"acme/shop-${session}","ticket":"OPS-${session}"}`,
+      client_addr: `10.0.${session >> 8}.${session & 255}`,
+      application_name: session % 2 ? 'psql' : 'node-postgres',
+    };
+    sessionFields.set(session, f);
+  }
+  return f;
+}
+
+/**
+ * A statement record as the gateway writes one (identity and session fields filled). With
+ * `sessions` > 1, consecutive records come from that many sessions in turn (each with its own
+ * identity), as a gateway's recorder sees concurrent sessions; by default they share one identity.
+ */
+export function sampleStatement(i: number, sessions = 1): RecordInput {
+  const own = sessions > 1 ? fieldsOf(i % sessions) : null;
   return {
     kind: 'statement',
     session_id: `s-${Math.floor(i / 100)}`,
     statement_id: i % 100,
-    subject: 'agent:claude-code',
+    subject: own?.subject ?? 'agent:claude-code',
     issuer: 'https://auditgate.dev/dev-issuer',
     identity_kind: 'agent',
     groups: '["agents","agent-writers"]',
-    claims: '{"model":"claude","repository":"acme/shop","ticket":"OPS-1"}',
-    client_addr: '127.0.0.1',
-    application_name: 'psql',
+    claims: own?.claims ?? '{"model":"claude","repository":"acme/shop","ticket":"OPS-1"}',
+    client_addr: own?.client_addr ?? '127.0.0.1',
+    application_name: own?.application_name ?? 'psql',
     database: 'shop',
     upstream_role: 'auditgate_reader',
     sql: `SELECT id, email FROM customers WHERE id = ${i}`,
