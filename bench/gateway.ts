@@ -8,6 +8,7 @@ import pg from 'pg';
 import { pgbench, pgbenchInit, type PgbenchResult, type PgbenchRun, type PgbenchTarget } from './support/pgbench.js';
 import { startGatewayProcess } from './support/gateway-process.js';
 import { ensurePgbouncer, startPgbouncer } from './support/pgbouncer.js';
+import { processCpuSeconds } from './support/process-cpu.js';
 import type { BenchSuite } from './suite.js';
 
 const PG = { host: '127.0.0.1', port: 5432 };
@@ -27,15 +28,17 @@ const WHAT_BOUNDS_IT = `
 What bounds it. Recording first: in the default strict mode every statement waits for its intent record to be
 written and fdatasync'ed before it is forwarded (~0.6 ms per append and sync on this machine's disk); concurrent
 sessions share a sync (group commit), outcomes ride along with the next sync. That is the gap between the
-"gateway" and "batched" columns, and most of the gap to PgBouncer at one client. Then CPU, on the one event loop
-that shares the two vCPUs with PostgreSQL and pgbench (profiled with \`node --cpu-prof\` under pgbench): socket
-reads and writes (~30% of the gateway's samples, mostly in the kernel), the recorder's flushes, and for statements
-decided afresh the parse and the policy (see the decision section). A simple-protocol statement of a shape already
-decided, whose decision ignores literals, skips the parse and the policy (decision cache by shape, docs/gateway.md);
-prepared statements are decided once at Parse. Statements the default policy decides on the clock (production
-writes: the change window) are decided afresh every time, as the simple-update rows show. Not tried: worker
-processes (the two vCPUs are already shared by client, gateway and server). Preallocating segment files did not
-make fdatasync faster on this disk (0.98–2.4 ms overwriting a zero-filled file against 0.57–0.64 ms appending).`;
+"gateway" and "batched" columns, and most of the gap to PgBouncer at one client. Then CPU: the gateway spends
+several times PgBouncer's CPU per transaction (table above) on the one event loop, which is saturated at 8 clients
+while it shares the two vCPUs with PostgreSQL and pgbench. Profiled under pgbench (\`perf\` and \`node --cpu-prof\`),
+about 40% of the gateway's CPU is in the kernel, reading and writing the two sockets per statement and waking the
+processes at their other ends; the rest is Node and the gateway's own work: recording (Arrow encoding and the chain
+hash), masking the results, and for statements decided afresh the parse and the policy (see the decision section).
+A simple-protocol statement of a shape already decided, whose decision ignores literals, skips the parse and the
+policy (decision cache by shape, docs/gateway.md); prepared statements are decided once at Parse. Statements the
+default policy decides on the clock (production writes: the change window) are decided afresh every time, as the
+simple-update rows show. Preallocating segment files did not make fdatasync faster on this disk (0.98–2.4 ms
+overwriting a zero-filled file against 0.57–0.64 ms appending).`;
 
 const fmt = (n: number, d = 0) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
@@ -72,6 +75,8 @@ export const gatewaySuite: BenchSuite = {
       const gwBatched = await startGatewayProcess(join(dir, 'batched'), { ...PG, database: DB }, { config: { recording: { mode: 'batched' } } });
       cleanup.push(() => gwBatched.stop());
 
+      // The proxies' own processes, for CPU per transaction.
+      const pids: Record<string, number | null> = { pgbouncer: bouncer.pid, gateway: gw.pid, batched: gwBatched.pid };
       const targets: Record<string, PgbenchTarget> = {
         direct: { ...PG, user: 'postgres', database: DB },
         pgbouncer: { host: '127.0.0.1', port: bouncer.port, user: 'postgres', database: DB },
@@ -87,16 +92,24 @@ export const gatewaySuite: BenchSuite = {
       if (short) runs.splice(2); // harness check: two runs per target
 
       const rows: string[] = [];
+      const cpuRows: string[] = [];
+      const selectSimple8: Record<string, PgbenchResult> = {};
       let worstRatio8 = Infinity;
       let worstAdded1 = -Infinity;
       for (const r of runs) {
         const res: Record<string, PgbenchResult> = {};
+        const cpuPerTx: Record<string, number> = {};
         for (const [name, target] of Object.entries(targets)) {
+          const pid = pids[name] ?? null;
+          const cpu0 = pid === null ? 0 : await processCpuSeconds(pid);
           res[name] = await pgbench(target, r);
+          if (pid !== null) cpuPerTx[name] = ((await processCpuSeconds(pid)) - cpu0) * 1e6 / res[name].transactions;
           if (res[name].failed > 0 || !(res[name].transactions > 0)) {
             throw new Error(`pgbench ${r.script} via ${name}: ${res[name].failed} failed, ${res[name].transactions} processed`);
           }
         }
+        if (r.script === 'select-only' && r.protocol === 'simple' && r.clients === 8) Object.assign(selectSimple8, res);
+        cpuRows.push(`| ${r.script} | ${r.protocol} | ${r.clients} | ${fmt(cpuPerTx.pgbouncer ?? NaN)} | ${fmt(cpuPerTx.gateway ?? NaN)} | ${fmt(cpuPerTx.batched ?? NaN)} |`);
         const d = res.direct!;
         const b = res.pgbouncer!;
         const g = res.gateway!;
@@ -110,6 +123,31 @@ export const gatewaySuite: BenchSuite = {
           `| ${r.script} | ${r.protocol} | ${r.clients} | ${fmt(d.tps)} | ${fmt(b.tps)} | ${fmt(g.tps)} | ${fmt(gb.tps)} | ${fmt(g.tps / d.tps, 2)} | ${fmt(vsBouncer, 2)} | ${fmt(gb.tps / b.tps, 2)} | ` +
             `${fmt(d.p50Ms, 3)} / ${fmt(d.p99Ms, 3)} | ${fmt(b.p50Ms, 3)} / ${fmt(b.p99Ms, 3)} | ${fmt(g.p50Ms, 3)} / ${fmt(g.p99Ms, 3)} | ${fmt(gb.p50Ms, 3)} / ${fmt(gb.p99Ms, 3)} | ${fmt(added, 3)} |`,
         );
+      }
+      // Would worker processes help here? Two gateway processes of each recording mode, 4 clients on
+      // each at once, against the one process with 8 clients above.
+      const split: string[] = [];
+      const splitRatios: Record<string, number> = {};
+      if (!short) {
+        for (const mode of ['strict', 'batched'] as const) {
+          const pair = [];
+          for (const k of [1, 2]) {
+            const sub = join(dir, `${mode}-${k}`);
+            await mkdir(sub);
+            const p = await startGatewayProcess(sub, { ...PG, database: DB }, { config: { recording: { mode } } });
+            cleanup.push(() => p.stop());
+            pair.push(p);
+          }
+          const halves = await Promise.all(
+            pair.map((p) => pgbench({ host: '127.0.0.1', port: p.port, user: 'agent', database: DB, password: p.token }, { script: 'select-only', protocol: 'simple', clients: 4, seconds })),
+          );
+          const two = halves.reduce((a, h) => a + h.tps, 0);
+          const one = selectSimple8[mode === 'strict' ? 'gateway' : 'batched']!.tps;
+          log(`two ${mode} gateway processes, 4 clients each: ${fmt(two)} tps (one process, 8 clients: ${fmt(one)})`);
+          split.push(`| ${mode} | ${fmt(one)} | ${fmt(two)} | ${fmt(two / one, 2)} | ${fmt(two / selectSimple8.pgbouncer!.tps, 2)} |`);
+          splitRatios[mode] = two / one;
+          for (const p of pair) await p.stop();
+        }
       }
       const ratioMet = worstRatio8 >= 0.8;
       const addedMet = worstAdded1 <= 0.15;
@@ -130,6 +168,28 @@ export const gatewaySuite: BenchSuite = {
           '| script | protocol | clients | direct TPS | PgBouncer TPS | gateway TPS | batched TPS | gw/direct | gw/PgBouncer | batched/PgBouncer | direct p50/p99 ms | PgBouncer p50/p99 ms | gateway p50/p99 ms | batched p50/p99 ms | added p50 ms |',
           '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
           ...rows,
+          '',
+          'CPU time of the proxy\'s own process per transaction (µs, from /proc, over the same pgbench runs; PgBouncer is one',
+          'C process, the gateway one Node process):',
+          '',
+          '| script | protocol | clients | PgBouncer | gateway | batched |',
+          '| --- | --- | ---: | ---: | ---: | ---: |',
+          ...cpuRows,
+          ...(split.length
+            ? [
+                '',
+                'Worker processes: two gateway processes with 4 clients each at once (select-only, simple protocol), against the one',
+                'process with 8 clients above: what a gateway running two workers could reach on this machine.',
+                '',
+                '| recording | one process, 8 clients TPS | two processes, 4 clients each TPS | two / one | two / PgBouncer |',
+                '| --- | ---: | ---: | ---: | ---: |',
+                ...split,
+                '',
+                `Two processes reached ${fmt(splitRatios.strict!, 2)}× the one process's throughput with strict recording and ${fmt(splitRatios.batched!, 2)}× ` +
+                  'with batched recording. On this machine the two vCPUs are already busy with client, gateway and server, and two strict',
+                'recorders each wait for their own fsync where one recorder shares a sync among all its sessions.',
+              ]
+            : []),
           WHAT_BOUNDS_IT,
         ].join('\n'),
       };

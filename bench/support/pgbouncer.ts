@@ -3,7 +3,7 @@
 // runs as the postgres user from a temp dir that user owns.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { freePort } from './ports.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,8 @@ const BIN = '/usr/sbin/pgbouncer';
 
 export interface RunningPgbouncer {
   port: number;
+  /** PgBouncer's own process (runuser's child), from its pidfile: for CPU accounting. */
+  pid: number | null;
   stop(): Promise<void>;
 }
 
@@ -62,8 +64,10 @@ export async function startPgbouncer(upstream: { host: string; port: number; dat
     if (ok) break;
     await new Promise((r) => setTimeout(r, 100));
   }
+  const pid = await readFile(join(dir, 'pgbouncer.pid'), 'utf8').then((t) => Number(t.trim()) || null, () => null);
   return {
     port,
+    pid,
     async stop() {
       child.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 200));
