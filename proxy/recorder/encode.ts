@@ -102,7 +102,11 @@ class Utf8Column implements Column {
       if (s === this.last) {
         // The previous record's value again (session fields, hashes): copy its bytes.
         const n = this.lastBytes;
-        this.data.copyWithin(this.end, this.lastStart, this.lastStart + n);
+        const d = this.data;
+        const from = this.lastStart;
+        const to = this.end;
+        if (n <= 32) for (let k = 0; k < n; k++) d[to + k] = d[from + k]!;
+        else d.copyWithin(to, from, from + n);
         this.lastStart = this.end;
         this.end += n;
       } else {
