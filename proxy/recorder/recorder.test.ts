@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { appendFile, mkdtemp, readdir, readFile, rename, rm, truncate, unlink, writeFile } from 'node:fs/promises';
+import { constants as fsConstants } from 'node:fs';
+import { appendFile, mkdtemp, readdir, readFile, readlink, rename, rm, truncate, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -50,6 +51,21 @@ async function allRecords(dir: string) {
 const codes = async (dir: string, k = key.publicKey) => [...new Set((await verifyDirectory(dir, k)).findings.map((f) => f.code))].sort();
 
 describe('recorder', () => {
+  it('opens the segment it writes with O_DSYNC: a write returns once it is on disk, no separate fdatasync', async () => {
+    const dir = await tempDir();
+    const r = await record(dir, 3);
+    // The open segment's descriptor in this process, and its open flags (octal) from /proc.
+    const open = [];
+    for (const fd of await readdir('/proc/self/fd')) {
+      const target = await readlink(`/proc/self/fd/${fd}`).catch(() => '');
+      if (target.startsWith(dir) && target.endsWith('.arrows')) open.push(fd);
+    }
+    expect(open).toHaveLength(1);
+    const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(await readFile(`/proc/self/fdinfo/${open[0]}`, 'utf8'))![1]!, 8);
+    expect(flags & fsConstants.O_DSYNC).toBe(fsConstants.O_DSYNC);
+    await r.close();
+  });
+
   it('writes every record once, in sequence, values intact, and the chain verifies', async () => {
     const dir = await tempDir();
     const r = await record(dir, 500);
