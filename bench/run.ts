@@ -25,12 +25,25 @@ function depVersion(name: string): string {
   }
 }
 
-function environment(): string {
+/** The machine's CPU time counters (/proc/stat, all CPUs): total and steal. Null off Linux. */
+function cpuTimes(): { total: number; steal: number } | null {
+  try {
+    const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { total: f.slice(0, 8).reduce((a, b) => a + b, 0), steal: f[7] ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+function environment(before: ReturnType<typeof cpuTimes>): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  const after = cpuTimes();
+  // On a virtual machine, steal is CPU time the host gave to other guests: figures move with it.
+  const steal = before && after && after.total > before.total ? ` CPU steal during the suite: ${((100 * (after.steal - before.steal)) / (after.total - before.total)).toFixed(1)}%.` : '';
   return (
     `Measured ${new Date().toISOString()} on ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
     `node ${process.version}, auditgate ${packageVersion()}, @open-policy-agent/opa-wasm ${depVersion('@open-policy-agent/opa-wasm')}, ` +
-    `libpg-query ${depVersion('libpg-query')}.`
+    `libpg-query ${depVersion('libpg-query')}.${steal}`
   );
 }
 
@@ -46,12 +59,13 @@ if (unknown.length) {
 mkdirSync(RESULTS, { recursive: true });
 for (const suite of SUITES.filter((s) => wanted.length === 0 || wanted.includes(s.name))) {
   process.stderr.write(`== ${suite.name}${short ? ' (short)' : ''}\n`);
+  const before = cpuTimes();
   const result = await suite.run({ short, log: (m) => process.stderr.write(`  ${m}\n`) });
   process.stdout.write(`${suite.name}: ${result.summary}\n`);
   if (!short) {
     writeFileSync(
       join(RESULTS, `${suite.name}.md`),
-      `## ${suite.title}\n\n${environment()}\n\n**${result.summary}**\n\n${result.markdown}\n`,
+      `## ${suite.title}\n\n${environment(before)}\n\n**${result.summary}**\n\n${result.markdown}\n`,
     );
   }
 }
