@@ -2,6 +2,7 @@
 // Each suite's section (with its own date, machine and versions) is kept in
 // bench/results/<suite>.md, so running one suite alone updates only its figures.
 // --short checks the harness only (CI) and writes nothing.
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +36,17 @@ function cpuTimes(): { total: number; steal: number } | null {
   }
 }
 
+/** The commit measured, and whether the working tree differed from it (the figures' own files aside). */
+function commit(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: PACKAGE_ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no', '--', '.', ':!BENCHMARKS.md', ':!bench/results'], { cwd: PACKAGE_ROOT, encoding: 'utf8' }).trim() !== '';
+    return ` (commit ${head}${dirty ? ', with uncommitted changes' : ''})`;
+  } catch {
+    return '';
+  }
+}
+
 function environment(before: ReturnType<typeof cpuTimes>): string {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   const after = cpuTimes();
@@ -42,7 +54,7 @@ function environment(before: ReturnType<typeof cpuTimes>): string {
   const steal = before && after && after.total > before.total ? ` CPU steal during the suite: ${((100 * (after.steal - before.steal)) / (after.total - before.total)).toFixed(1)}%.` : '';
   return (
     `Measured ${new Date().toISOString()} on ${cpus().length} × ${cpu}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; ` +
-    `node ${process.version}, auditgate ${packageVersion()}, @open-policy-agent/opa-wasm ${depVersion('@open-policy-agent/opa-wasm')}, ` +
+    `node ${process.version}, auditgate ${packageVersion()}${commit()}, @open-policy-agent/opa-wasm ${depVersion('@open-policy-agent/opa-wasm')}, ` +
     `libpg-query ${depVersion('libpg-query')}.${steal}`
   );
 }
