@@ -9,7 +9,26 @@ export class DecisionCache<V> {
   hits = 0;
   misses = 0;
 
+  private readonly contexts = new Map<string, number>();
+  private lastContext = 0;
+
   constructor(readonly maxEntries: number) {}
+
+  /**
+   * A short number standing for a long context (bundle, identity and session attributes), so
+   * the key built and hashed for every statement stays short. Each distinct context gets its own
+   * number, never reused: when the table is full it starts afresh, and a context seen again
+   * gets a new number (its old entries simply stop being found and age out).
+   */
+  contextId(context: string): number {
+    let id = this.contexts.get(context);
+    if (id === undefined) {
+      if (this.contexts.size >= Math.max(1, this.maxEntries)) this.contexts.clear();
+      id = ++this.lastContext;
+      this.contexts.set(context, id);
+    }
+    return id;
+  }
 
   get(key: string): V | undefined {
     const v = this.map.get(key);

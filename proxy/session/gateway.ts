@@ -101,6 +101,7 @@ export class Gateway {
       session,
       cache: this.opts.decisionCache,
       contextKey: sessionContextKey(identity, session),
+      contextMemo: undefined,
     };
     const relay = new Relay(client, upstream.socket, gate, {
       maxMessageBytes: this.opts.maxMessageBytes,

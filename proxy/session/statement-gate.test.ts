@@ -129,6 +129,31 @@ describe('decideSql', () => {
     expect(c.cache.size).toBe(0);
   });
 
+  it('keys by a number per context and bundle: a bundle reload in the same session shares nothing with the old bundle', async () => {
+    const c = ctx();
+    const sql = 'SELECT id FROM public.orders WHERE id = $1';
+    const extended = { ...simple, protocol: 'extended' as const };
+    const first = decideSql(c, sql, extended);
+    expect(decideSql(c, sql, extended)).toBe(first);
+    // The engine now runs another bundle (as after a reload): the session's key changes with it.
+    c.engine = await PolicyEngine.fromFile(await minimalBundle());
+    const after = decideSql(c, sql, extended);
+    expect(after).not.toBe(first);
+    expect(c.contextMemo?.bundle).toBe(c.engine.bundleSha256);
+  });
+
+  it('gives each context its own number, the same one while it is known, and never an old number to a new context', () => {
+    const cache = new DecisionCache<number>(2);
+    const a = cache.contextId('a');
+    expect(cache.contextId('a')).toBe(a);
+    const b = cache.contextId('b');
+    expect(b).not.toBe(a);
+    const c = cache.contextId('c'); // the table was full: it starts afresh
+    expect(new Set([a, b, c]).size).toBe(3);
+    const again = cache.contextId('a'); // forgotten: a new number, not a reused one
+    expect([b, c]).not.toContain(again);
+  });
+
   it('evicts the least recently used entry beyond its bound', () => {
     const cache = new DecisionCache<number>(2);
     cache.set('a', 1);

@@ -19,6 +19,8 @@ export interface GateContext {
   cache?: DecisionCache<Verdict>;
   /** sessionContextKey(identity, session), computed once per session. */
   contextKey?: string;
+  /** The cache's number for (bundle, contextKey), kept while the bundle stays the same. */
+  contextMemo?: { bundle: string; id: number };
 }
 
 export interface Verdict extends CombinedVerdict {
@@ -53,7 +55,9 @@ const LIMIT_WORD = /limit|fetch/i;
 
 export function decideSql(ctx: GateContext, sql: string, opts: GateOptions): Verdict {
   if (!ctx.cache || ctx.contextKey === undefined || opts.facts || opts.params || opts.approval) return decideFresh(ctx, sql, opts);
-  const prefix = `${ctx.engine.bundleSha256}\u0000${ctx.contextKey}\u0000${opts.protocol}\u0000${opts.inTransaction ? 1 : 0}\u0000`;
+  const bundle = ctx.engine.bundleSha256;
+  if (ctx.contextMemo?.bundle !== bundle) ctx.contextMemo = { bundle, id: ctx.cache.contextId(`${bundle}\u0000${ctx.contextKey}`) };
+  const prefix = `${ctx.contextMemo.id}\u0000${opts.protocol}\u0000${opts.inTransaction ? 1 : 0}\u0000`;
   const key = prefix + sql;
   const hit = ctx.cache.get(key);
   if (hit) return hit;
