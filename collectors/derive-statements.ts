@@ -11,6 +11,7 @@
 // An outcome follows its statement in the gateway's sequence, and a session's statements and
 // end follow its start, but they may land in a later run: the rows derived before are updated.
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { sqlLiteral } from './query.js';
 
 export interface Derivation {
   segments: number;
@@ -27,7 +28,6 @@ export function onDerivation(listener: (d: Derivation) => void): () => void {
   return () => listeners.delete(listener);
 }
 
-const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
 const json = (col: string) => `CASE WHEN json_valid(${col}) THEN ${col}::JSON END`;
 
 /** The records' columns a statement intent and an outcome contribute. */
@@ -70,7 +70,7 @@ export async function deriveStatements(c: DuckDBConnection): Promise<Derivation>
   await c.run('BEGIN TRANSACTION');
   try {
     const result = ranges.length ? await derive(c, ranges, firstSeq) : { statements: 0, outcomesLate: 0 };
-    const marks = pending.map((p) => `(${lit(String(p.gateway_id))}, ${lit(String(p.segment_sha256))}, now())`);
+    const marks = pending.map((p) => `(${sqlLiteral(String(p.gateway_id))}, ${sqlLiteral(String(p.segment_sha256))}, now())`);
     await c.run(`INSERT INTO derived_segments VALUES ${marks.join(', ')}`);
     await c.run('COMMIT');
     const d: Derivation = { segments: pending.length, ...result, seconds: (performance.now() - t0) / 1000 };
@@ -86,10 +86,10 @@ export async function deriveStatements(c: DuckDBConnection): Promise<Derivation>
 
 /** Records of `kind` from each gateway's first pending record on. */
 const fromFirst = (firstSeq: Map<string, number>, kind: string, cols: string) =>
-  [...firstSeq].map(([g, seq]) => `SELECT ${cols} FROM records WHERE gateway_id = ${lit(g)} AND seq >= ${seq} AND kind = '${kind}'`).join('\nUNION ALL\n');
+  [...firstSeq].map(([g, seq]) => `SELECT ${cols} FROM records WHERE gateway_id = ${sqlLiteral(g)} AND seq >= ${seq} AND kind = '${kind}'`).join('\nUNION ALL\n');
 
 async function derive(c: DuckDBConnection, ranges: Range[], firstSeq: Map<string, number>): Promise<{ statements: number; outcomesLate: number }> {
-  const scan = (kind: string, cols: string, r: Range) => `SELECT ${cols} FROM records WHERE gateway_id = ${lit(r.gatewayId)} AND seq BETWEEN ${r.from} AND ${r.to} AND kind = '${kind}'`;
+  const scan = (kind: string, cols: string, r: Range) => `SELECT ${cols} FROM records WHERE gateway_id = ${sqlLiteral(r.gatewayId)} AND seq BETWEEN ${r.from} AND ${r.to} AND kind = '${kind}'`;
   // The first outcome of each statement among the records from the first pending one on
   // (normally exactly the pending records; more when an older segment landed late).
 
@@ -142,7 +142,7 @@ async function derive(c: DuckDBConnection, ranges: Range[], firstSeq: Map<string
     LEFT JOIN _dv_ends e ON e.gateway_id = s.gateway_id AND e.session_id = s.session_id AND e.statement_id = s.statement_id`);
 
   // Their masked columns and tables, from the rows just derived (their sequence ranges).
-  const inRanges = (table: string, cols: string) => ranges.map((r) => `SELECT ${cols} FROM ${table} WHERE gateway_id = ${lit(r.gatewayId)} AND seq BETWEEN ${r.from} AND ${r.to}`).join('\nUNION ALL\n');
+  const inRanges = (table: string, cols: string) => ranges.map((r) => `SELECT ${cols} FROM ${table} WHERE gateway_id = ${sqlLiteral(r.gatewayId)} AND seq BETWEEN ${r.from} AND ${r.to}`).join('\nUNION ALL\n');
   const derived = (cols: string) => inRanges('derived_statements', cols);
   await c.run(`INSERT INTO derived_masking_events ${maskingEventsOf(`(${derived('gateway_id, session_id, statement_id, seq, ts, subject, identity_kind, database, upstream_role, decision, approval_id, end_seq, masked')})`)}`);
   await c.run(`INSERT INTO derived_statement_tables
@@ -214,7 +214,7 @@ async function deriveSessions(
   const starts = ranges
     .map((r) => scan('session_start', 'gateway_id, session_id, seq, ts, subject, issuer, identity_kind, "groups", claims, client_addr, application_name, database, upstream_role, decision, reasons, error_sqlstate, detail, bundle_sha256', r))
     .join('\nUNION ALL\n');
-  const laterStatements = [...firstSeq].map(([g, seq]) => `SELECT gateway_id, session_id, decision FROM derived_statements WHERE gateway_id = ${lit(g)} AND seq >= ${seq}`).join('\nUNION ALL\n');
+  const laterStatements = [...firstSeq].map(([g, seq]) => `SELECT gateway_id, session_id, decision FROM derived_statements WHERE gateway_id = ${sqlLiteral(g)} AND seq >= ${seq}`).join('\nUNION ALL\n');
   await c.run(`INSERT INTO derived_sessions
     SELECT s.gateway_id, s.session_id, s.seq, s.ts, e.first_end_seq, e.first_ended_at, e.first_duration_us, e.first_end_reason,
       s.subject, s.issuer, s.identity_kind,

@@ -23,6 +23,7 @@ import { packageVersion } from '../policies/locations.js';
 import { EvidenceDbError, openEvidenceDb, type EvidenceDb } from './evidence-db.js';
 import { SCHEMA_PARTS } from './schema/index.js';
 import { sha256File } from './file-digest.js';
+import { sqlLiteral } from './query.js';
 
 export const EXPORT_MANIFEST = 'export-manifest.json';
 export const EXPORT_FORMAT = 'auditgate-parquet-export';
@@ -107,7 +108,6 @@ export const EXPORT_TABLES: readonly ExportTable[] = [
 const PORTABLE = new Set(['VARCHAR', 'BIGINT', 'INTEGER', 'SMALLINT', 'BOOLEAN', 'DOUBLE', 'FLOAT', 'BLOB', 'DATE', 'TIMESTAMP WITH TIME ZONE']);
 
 const ident = (name: string) => `"${name.replaceAll('"', '""')}"`;
-const literal = (text: string) => `'${text.replaceAll("'", "''")}'`;
 
 /** The select-list item that writes `column` (of type `type`, as DESCRIBE spells it) portably. */
 export function portableColumn(table: string, column: string, type: string): string {
@@ -357,7 +357,7 @@ async function exportTable(c: DuckDBConnection, table: ExportTable, dir: string,
   let first = from;
   if (!table.time) {
     await mkdir(dir);
-    sql = `COPY (SELECT ${columns.join(', ')} FROM ${source}) TO ${literal(join(dir, DATA_FILE))} (${options})`;
+    sql = `COPY (SELECT ${columns.join(', ')} FROM ${source}) TO ${sqlLiteral(join(dir, DATA_FILE))} (${options})`;
   } else {
     if (described.some((r) => String(r.column_name) === PARTITION_COLUMN)) {
       throw new ExportError(`${table.name} has a column named ${PARTITION_COLUMN}, the partition key's name`, 'source');
@@ -372,7 +372,7 @@ async function exportTable(c: DuckDBConnection, table: ExportTable, dir: string,
     const where = [first ? `${table.time} >= ${dayStart(first)}` : null, to ? `${table.time} < ${dayStart(nextDay(to))}` : null].filter(Boolean);
     sql =
       `COPY (SELECT ${columns.join(', ')}, ${utcDay(table.time)} AS ${PARTITION_COLUMN} FROM ${source}${where.length ? ` WHERE ${where.join(' AND ')}` : ''}) ` +
-      `TO ${literal(dir)} (${options}, PARTITION_BY (${PARTITION_COLUMN}), FILENAME_PATTERN 'data_{i}')`;
+      `TO ${sqlLiteral(dir)} (${options}, PARTITION_BY (${PARTITION_COLUMN}), FILENAME_PATTERN 'data_{i}')`;
   }
   const stats = (await c.runAndReadAll(sql)).getRowObjects();
   return { files: stats.map((s) => ({ filename: String(s.filename), rows: Number(s.count) })), from: first };

@@ -22,6 +22,7 @@ import { packageVersion } from '../policies/locations.js';
 import { deriveStatements } from './derive-statements.js';
 import type { EvidenceDb } from './evidence-db.js';
 import { SegmentLander, type SegmentToLand } from './segment-lander.js';
+import { sqlLiteral } from './query.js';
 
 export type Severity = 'error' | 'warning' | 'note' | 'ok';
 
@@ -118,7 +119,6 @@ interface LandedRow {
   sealSha256: string;
 }
 
-const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 export async function collectSegments(opts: CollectOptions): Promise<CollectResult> {
@@ -175,7 +175,7 @@ export async function collectSegments(opts: CollectOptions): Promise<CollectResu
   const flushFindings = async () => {
     if (!pendingFindings.length) return;
     const rows = pendingFindings.splice(0);
-    const values = rows.map((f) => `(${q(runId)}, now(), ${f.gatewayId === null ? 'NULL' : q(f.gatewayId)}, ${f.segment === null ? 'NULL' : q(f.segment)}, ${f.segmentSha256 === null ? 'NULL' : q(f.segmentSha256)}, ${f.firstSeq ?? 'NULL'}, ${f.lastSeq ?? 'NULL'}, ${q(f.code)}, ${q(f.severity)}, ${q(f.message)})`);
+    const values = rows.map((f) => `(${sqlLiteral(runId)}, now(), ${f.gatewayId === null ? 'NULL' : sqlLiteral(f.gatewayId)}, ${f.segment === null ? 'NULL' : sqlLiteral(f.segment)}, ${f.segmentSha256 === null ? 'NULL' : sqlLiteral(f.segmentSha256)}, ${f.firstSeq ?? 'NULL'}, ${f.lastSeq ?? 'NULL'}, ${sqlLiteral(f.code)}, ${sqlLiteral(f.severity)}, ${sqlLiteral(f.message)})`);
     await c.run(`INSERT INTO verification_results VALUES ${values.join(', ')}`);
   };
 

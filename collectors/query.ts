@@ -5,6 +5,9 @@
 // with a plain explanation rather than run.
 import { StatementType, type DuckDBConnection, type DuckDBResultReader, type DuckDBValue } from '@duckdb/node-api';
 
+/** A string as a DuckDB SQL literal (single quotes doubled), for SQL text auditgate builds itself. */
+export const sqlLiteral = (s: string): string => `'${s.replaceAll("'", "''")}'`;
+
 export type OutputFormat = 'table' | 'csv' | 'json';
 export const OUTPUT_FORMATS: readonly OutputFormat[] = ['table', 'csv', 'json'];
 

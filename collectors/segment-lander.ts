@@ -23,6 +23,7 @@ import { bodyOf, sealDigest, type Seal } from '../proxy/recorder/seal.js';
 import type { SegmentVerification } from '../proxy/recorder/verify.js';
 import type { EvidenceDb } from './evidence-db.js';
 import { writeSegmentParquetFile } from './segment-parquet.js';
+import { sqlLiteral } from './query.js';
 
 /**
  * A transaction commits once it holds this many records (whole segments: a segment is never
@@ -52,7 +53,6 @@ export interface LanderOptions {
   onStopped: (segment: SegmentToLand, failure: Error) => void;
 }
 
-const q = (s: string) => `'${s.replaceAll("'", "''")}'`;
 const RECORD_COLUMNS = COLUMNS.map(([name]) => `"${name}"`).join(', ');
 const RECORD_SELECT = COLUMNS.map(([name, type]) => (type === 'timestamp' ? `make_timestamptz("${name}")` : `"${name}"`)).join(', ');
 
@@ -165,7 +165,7 @@ export class SegmentLander {
     this.openRecords += v.records;
     try {
       if (begin) await this.run('BEGIN TRANSACTION');
-      const inserted = await this.run(`INSERT INTO records (${RECORD_COLUMNS}) SELECT ${RECORD_SELECT} FROM read_parquet(${q(staging)})`);
+      const inserted = await this.run(`INSERT INTO records (${RECORD_COLUMNS}) SELECT ${RECORD_SELECT} FROM read_parquet(${sqlLiteral(staging)})`);
       if (inserted.rowsChanged !== v.records) throw new Error(`${inserted.rowsChanged} rows inserted for ${v.records} records`);
       const firstPrev = v.table && v.table.numRows > 0 ? hex(v.table.getChild('prev_hash')!.get(0) as Uint8Array) : null;
       await this.run(`INSERT INTO segments VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::TIMESTAMPTZ, $14::TIMESTAMPTZ, $15, $16, now(), 'landed')`, [

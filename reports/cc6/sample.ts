@@ -2,7 +2,7 @@
 // order anyone can recompute (sha256 of "seed:gateway_id:session_id", ascending), so the same
 // seed always draws the same sessions and an auditor can re-draw without auditgate.
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { QueryResult } from '../../collectors/query.js';
+import { sqlLiteral, type QueryResult } from '../../collectors/query.js';
 import { runPacketCopyQuery, type CopyPacketQuery } from '../packet/copy-query.js';
 import { runPacketQuery, type PacketQuery, type QueryParams } from '../packet/query-file.js';
 import { SAMPLE_POPULATION, samplePopulation } from './queries/populations.js';
@@ -58,13 +58,12 @@ interface SeqRange {
   last: number;
 }
 
-const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** Each session's first and last record sequence number, in one scan of records for all of them. */
 async function seqRanges(conn: DuckDBConnection, sessions: { gatewayId: string; sessionId: string }[]): Promise<Map<string, SeqRange>> {
   const ranges = new Map<string, SeqRange>();
   if (sessions.length === 0) return ranges;
-  const keys = sessions.map((s) => `(${sqlString(s.gatewayId)}, ${sqlString(s.sessionId)})`).join(', ');
+  const keys = sessions.map((s) => `(${sqlLiteral(s.gatewayId)}, ${sqlLiteral(s.sessionId)})`).join(', ');
   const r = await conn.runAndReadAll(`SELECT r.gateway_id, r.session_id, min(r.seq), max(r.seq)
     FROM records r JOIN (VALUES ${keys}) k(gateway_id, session_id) ON r.gateway_id = k.gateway_id AND r.session_id = k.session_id
     GROUP BY ALL`);

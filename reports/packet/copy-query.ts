@@ -5,7 +5,7 @@
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
-import { QueryFailed } from '../../collectors/query.js';
+import { QueryFailed, sqlLiteral } from '../../collectors/query.js';
 import { sha256File } from './hash.js';
 import { checkPacketQuery, prepareSelect, writeQueryFiles, type PacketQuery, type PacketQueryResult, type QueryMeta, type QueryParams } from './query-file.js';
 
@@ -14,7 +14,6 @@ const CSV_OPTIONS = `FORMAT csv, HEADER true, DELIMITER ',', QUOTE '"', ESCAPE '
 const PARQUET_OPTIONS = `FORMAT parquet, COMPRESSION zstd`;
 
 const stripSemicolon = (sql: string) => sql.trim().replace(/;\s*$/, '');
-const quotePath = (p: string) => `'${p.replaceAll("'", "''")}'`;
 
 /**
  * Runs COPY (sql) TO path with the parameters bound; returns the rows written. The statement
@@ -24,7 +23,7 @@ export async function copyQueryTo(conn: DuckDBConnection, sql: string, params: Q
   const select = stripSemicolon(sql);
   await prepareSelect(conn, select);
   try {
-    const p = await conn.prepare(`COPY (${select}) TO ${quotePath(path)} (${format === 'csv' ? CSV_OPTIONS : PARQUET_OPTIONS})`);
+    const p = await conn.prepare(`COPY (${select}) TO ${sqlLiteral(path)} (${format === 'csv' ? CSV_OPTIONS : PARQUET_OPTIONS})`);
     if (Object.keys(params).length) p.bind(params as Record<string, DuckDBValue>);
     const r = await p.runAndReadAll();
     return Number(r.getRows()[0]?.[0] ?? 0);

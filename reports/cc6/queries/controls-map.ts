@@ -1,6 +1,7 @@
 // controls-map.csv: criterion → the evidence files that bear on it → the queries behind them.
 // One table drives both the CSV (a VALUES query, so it too is reproducible) and the page.
 import type { PacketQuery } from '../../packet/query-file.js';
+import { sqlLiteral } from '../../../collectors/query.js';
 
 export interface Criterion {
   id: string;
@@ -23,16 +24,15 @@ export const CRITERIA: Criterion[] = [
   { id: 'completeness', title: 'Completeness and accuracy of the record (IPE)', files: ['completeness/records-by-gateway-day.csv', 'completeness/segments.csv', 'completeness/sequence-gaps.csv', 'completeness/verification-findings.csv', 'completeness/collect-runs.csv', 'samples/selection.json'] },
 ];
 
-const lit = (s: string) => `'${s.replaceAll("'", "''")}'`;
 
 /** The map as a query; `queryOf` names the query that writes each file. */
 export function controlsMapQuery(queryOf: (file: string) => string | undefined): PacketQuery {
   const rows: string[] = [];
   for (const c of CRITERIA) {
-    if (c.files.length === 0) rows.push(`(${lit(c.id)}, ${lit(c.title)}, NULL, NULL)`);
+    if (c.files.length === 0) rows.push(`(${sqlLiteral(c.id)}, ${sqlLiteral(c.title)}, NULL, NULL)`);
     for (const f of c.files) {
       const q = queryOf(f);
-      rows.push(`(${lit(c.id)}, ${lit(c.title)}, ${lit(f)}, ${q ? lit(q) : 'NULL'})`);
+      rows.push(`(${sqlLiteral(c.id)}, ${sqlLiteral(c.title)}, ${sqlLiteral(f)}, ${q ? sqlLiteral(q) : 'NULL'})`);
     }
   }
   return {
