@@ -11,6 +11,7 @@ import { statementsPopulation } from '../reports/cc6/queries/populations.js';
 import { generateCc6Report } from '../reports/cc6/generate.js';
 import { copyQueryTo } from '../reports/packet/copy-query.js';
 import { sha256File } from '../reports/packet/hash.js';
+import { paramsUsedBy } from '../reports/packet/query-file.js';
 
 export interface ReportJob {
   db: string;
@@ -55,7 +56,7 @@ let last = performance.now();
 async function measureFloor(): Promise<FloorStep[]> {
   const period = resolvePeriod(job.from, job.to, 'UTC');
   const params = periodParams(period);
-  const used = Object.fromEntries(Object.entries(params).filter(([k]) => statementsPopulation.sql.includes(`$${k}`)));
+  const used = paramsUsedBy(statementsPopulation.sql, params);
   const db = await openEvidenceDb(job.db, { readOnly: true });
   const out: FloorStep[] = [];
   const time = async (step: string, f: () => Promise<unknown>) => {

@@ -14,7 +14,7 @@ import { openSigningKey } from '../../proxy/recorder/signing-key-file.js';
 import { runPacketCopyQuery, type CopyPacketQuery } from '../packet/copy-query.js';
 import { sha256File } from '../packet/hash.js';
 import { listPacketFiles, type ManifestEntry } from '../packet/manifest.js';
-import { PACKET_SESSION_SETUP, runPacketQuery, type PacketQuery, type QueryParams } from '../packet/query-file.js';
+import { PACKET_SESSION_SETUP, paramsUsedBy, runPacketQuery, type PacketQuery, type QueryParams } from '../packet/query-file.js';
 import { finishPacket } from '../packet/write.js';
 import { maskingAttestation } from './attestation.js';
 import { FigureRefs } from './figure-refs.js';
@@ -189,7 +189,7 @@ export async function generateCc6Report(opts: Cc6Options): Promise<Cc6Result> {
 
     for (const q of copies) {
       // Only the parameters a query names are bound (DuckDB refuses unused ones).
-      const r = await runPacketCopyQuery(conn, { ...q, params: paramsFor(q.sql, base) }, out);
+      const r = await runPacketCopyQuery(conn, { ...q, params: paramsUsedBy(q.sql, base) }, out);
       rowCounts[r.id] = r.rowCount;
       fileQuery.set(r.file, r.id);
       if (q.parquet) fileQuery.set(q.parquet, r.id);
@@ -198,7 +198,7 @@ export async function generateCc6Report(opts: Cc6Options): Promise<Cc6Result> {
     }
     stage('data files and populations');
     for (const q of figures) {
-      const r = await runPacketQuery(conn, { ...q, params: paramsFor(q.sql, q.params ?? {}) }, out);
+      const r = await runPacketQuery(conn, { ...q, params: paramsUsedBy(q.sql, q.params ?? {}) }, out);
       results.set(r.id, r.result!);
       rowCounts[r.id] = r.rowCount;
       fileQuery.set(r.file, r.id);
@@ -206,7 +206,7 @@ export async function generateCc6Report(opts: Cc6Options): Promise<Cc6Result> {
     }
     stage('figures');
 
-    const { selection, draw } = await drawSample(conn, out, paramsFor(sessionsPopulation.sql, base), { size: sampleSize, ...(opts.seed !== undefined ? { seed: opts.seed } : {}), onQuery: tick });
+    const { selection, draw } = await drawSample(conn, out, paramsUsedBy(sessionsPopulation.sql, base), { size: sampleSize, ...(opts.seed !== undefined ? { seed: opts.seed } : {}), onQuery: tick });
     results.set(selection.draw_query_id, draw);
     fileQuery.set('samples/population.csv', selection.population.query_id);
     fileQuery.set('samples/sample.csv', selection.draw_query_id);
@@ -278,11 +278,6 @@ export async function generateCc6Report(opts: Cc6Options): Promise<Cc6Result> {
     db.close();
   }
   }
-}
-
-/** The subset of `params` the SQL names as $name. */
-function paramsFor(sql: string, params: QueryParams): QueryParams {
-  return Object.fromEntries(Object.entries(params).filter(([k]) => new RegExp(`\\$${k}\\b`).test(sql)));
 }
 
 function generatedBy(): string {

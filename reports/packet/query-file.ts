@@ -10,6 +10,11 @@ import type { ManifestEntry } from './manifest.js';
 export type QueryParam = string | number | boolean | null;
 export type QueryParams = Record<string, QueryParam>;
 
+/** The subset of `params` the SQL names as $name (DuckDB refuses parameters a statement does not use). */
+export function paramsUsedBy(sql: string, params: QueryParams): QueryParams {
+  return Object.fromEntries(Object.entries(params).filter(([k]) => new RegExp(`\\$${k}\\b`).test(sql)));
+}
+
 export interface PacketQuery {
   /** Names queries/<id>.sql and queries/<id>.meta.json: letters, digits, '-', '_' and '.'. */
   id: string;
