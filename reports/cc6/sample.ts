@@ -58,7 +58,6 @@ interface SeqRange {
   last: number;
 }
 
-
 /** Each session's first and last record sequence number, in one scan of records for all of them. */
 async function seqRanges(conn: DuckDBConnection, sessions: { gatewayId: string; sessionId: string }[]): Promise<Map<string, SeqRange>> {
   const ranges = new Map<string, SeqRange>();
