@@ -12,7 +12,7 @@ import { onDerivation, type Derivation } from './derive-statements.js';
 import { openEvidenceDb, type EvidenceDb } from './evidence-db.js';
 import { collectSegments } from './land-segments.js';
 import { LEGACY_VIEWS } from './legacy-views.fixtures.js';
-import { record, scriptedWorkload } from './segments.fixtures.js';
+import { BUNDLE_A, record, scriptedWorkload } from './segments.fixtures.js';
 
 const key = freshKey();
 let dir: string;
@@ -118,6 +118,35 @@ describe('derived statement tables', () => {
       expect(JSON.parse(before[0]!)).toMatchObject({ d: String(first.landed.length), dd: String(first.landed.length) });
     } finally {
       stop();
+      db.close();
+    }
+  });
+
+  it('a read naming a sensitive table twice (with and without its schema) is one statement touching each of its columns', async () => {
+    const segs = join(dir, 'twice');
+    const work = scriptedWorkload();
+    const last = work.at(-1)!.ts!;
+    const s = { subject: 'agent:claude-code', identity_kind: 'agent', session_id: 'sess-agent-2' };
+    const both = JSON.stringify([
+      { schema: null, name: 'customers', access: 'read' },
+      { schema: 'public', name: 'customers', access: 'read' },
+    ]);
+    work.push(
+      { kind: 'session_start', ...s, issuer: 'https://idp.acme.test', groups: '["agents"]', database: 'shop', upstream_role: 'auditgate_reader', decision: 'allow', reasons: '[]', bundle_sha256: BUNDLE_A, detail: '{"tls":true}', ts: last + 1_000_000 },
+      { kind: 'statement', ...s, statement_id: 1, sql: 'SELECT c.id FROM customers c JOIN public.customers d USING (id)', fingerprint: 'fp-twice', protocol: 'simple', statement_kind: 'select', command_tag: 'SELECT', tables: both, functions: '[]', decision: 'allow', reasons: '[]', bundle_sha256: BUNDLE_A, ts: last + 2_000_000 },
+      { kind: 'statement_end', session_id: s.session_id, subject: s.subject, statement_id: 1, rows: 4, duration_us: 900, ts: last + 3_000_000 },
+      { kind: 'session_end', session_id: s.session_id, subject: s.subject, duration_us: 3_000_000, detail: '{"reason":"client closed the connection","statements":1}', ts: last + 4_000_000 },
+    );
+    await record(segs, key, work);
+    const db = await openEvidenceDb(join(dir, 'twice.duckdb'));
+    try {
+      await collect(segs, db);
+      await expectLegacyEqual(db);
+      // The agent's unmasked reads of customers: statement 5 and the new one, each counted once per column.
+      const touching = await rows(db, `SELECT column_ref, statements_touching_table AS t, statements_touching_table_unmasked AS u
+        FROM masking_attestation_between(${ALL}) WHERE subject = 'agent:claude-code' AND column_ref LIKE 'public.customers.%'`);
+      expect(touching).toEqual(['email', 'ssn'].map((c) => JSON.stringify({ column_ref: `public.customers.${c}`, t: '4', u: '2' })));
+    } finally {
       db.close();
     }
   });

@@ -56,7 +56,8 @@ export const viewsSchema: SchemaPart = {
   name: 'views',
   // 4: over the derived statement tables (records part 2); unmasked_sensitive_reads_between.
   // 5: privileged_actions works out categories only for candidates; masking attestation counts without DISTINCT structs.
-  version: 5,
+  // 6: masking attestation counts the statements touching a sensitive table once per table, not per column.
+  version: 6,
   statements: [
     // The identity directory as of its newest import, one row per subject (empty before any import).
     `CREATE OR REPLACE VIEW directory AS ${DIRECTORY_ALL}`,
@@ -277,17 +278,24 @@ export const viewsSchema: SchemaPart = {
         ON t.table_name = st.table_name AND (st.table_schema IS NULL OR t.table_schema IS NULL OR t.table_schema = st.table_schema)
       WHERE ${EXECUTED_READ('st')} AND st.ts >= from_ts AND st.ts < to_ts
     ),
-    touching AS (
-      -- One row per column and statement first, then plain counts: count(DISTINCT (struct)) per
-      -- group was most of this macro's time.
-      SELECT column_ref, subject, identity_kind,
+    table_reads AS (
+      -- Per sensitive table and identity: the statements reading it, and those with nothing of
+      -- it masked (each statement once, however many of its rows name the table). Counted per
+      -- table, not per column: a table's reads joined to each of its columns first made 2-3
+      -- times the rows to group.
+      SELECT table_schema, table_name, subject, identity_kind,
         count(*) AS statements_touching_table, count(*) FILTER (WHERE unmasked) AS statements_unmasked
       FROM (
-        SELECT s.column_ref, r.subject, r.identity_kind, r.gateway_id, r.session_id, r.statement_id, bool_or(r.unmasked) AS unmasked
-        FROM sensitive s JOIN reads r ON r.table_name = s.table_name AND r.table_schema IS NOT DISTINCT FROM s.table_schema
-        GROUP BY ALL
+        SELECT table_schema, table_name, subject, identity_kind, gateway_id, session_id, statement_id, bool_or(unmasked) AS unmasked
+        FROM reads GROUP BY ALL
       )
       GROUP BY ALL
+    ),
+    touching AS (
+      -- A column_ref names one table (its schema and table are parsed from it), so a column's
+      -- counts are its table's.
+      SELECT s.column_ref, t.subject, t.identity_kind, t.statements_touching_table, t.statements_unmasked
+      FROM sensitive s JOIN table_reads t ON t.table_name = s.table_name AND t.table_schema IS NOT DISTINCT FROM s.table_schema
     ),
     keys AS (
       SELECT column_ref, subject, identity_kind FROM masked
