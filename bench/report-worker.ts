@@ -34,6 +34,8 @@ export interface ReportStep {
   id: string;
   /** Time from the previous progress report to this one: the query's (or step's) wall time. */
   ms: number;
+  /** This process's CPU time over the same span (DuckDB's threads included; 2 cores: up to twice ms). */
+  cpuMs: number;
 }
 
 export interface ReportRun {
@@ -52,6 +54,7 @@ const say = (line: WorkerLine) => process.stdout.write(`${JSON.stringify(line)}\
 const job = JSON.parse(process.argv[2] ?? '') as ReportJob;
 const steps: ReportStep[] = [];
 let last = performance.now();
+let lastCpu = process.cpuUsage();
 
 async function measureFloor(): Promise<FloorStep[]> {
   const period = resolvePeriod(job.from, job.to, 'UTC');
@@ -89,10 +92,12 @@ try {
       timeZone: 'UTC',
       progress: (id) => {
         const now = performance.now();
-        const step = { id, ms: now - last };
+        const cpu = process.cpuUsage(lastCpu);
+        const step = { id, ms: now - last, cpuMs: (cpu.user + cpu.system) / 1000 };
         steps.push(step);
         say({ step });
         last = now;
+        lastCpu = process.cpuUsage();
       },
     });
     // The first report also covers opening (the schema check), which stages[0] accounts for.
