@@ -66,6 +66,8 @@ export interface SegmentVerification {
  * after retention). `bytes`: the file's contents when the caller read them ahead (collect reads
  * the next segment while this one verifies).
  */
+const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+
 export async function verifySegmentFile(file: SegmentFile, key: KeyObject, before: ChainPoint | null, bytes?: Buffer): Promise<SegmentVerification> {
   const findings: Finding[] = [];
   const add = (code: FindingCode, message: string) => findings.push({ code, segment: file.name, gatewayId: file.gatewayId, message });
@@ -109,6 +111,9 @@ export async function verifySegmentFile(file: SegmentFile, key: KeyObject, befor
   let count = 0;
   let intact = true;
   for (const batch of decoded.table.batches) {
+    // Between batches, let the event loop run: collect's DuckDB statements wait on this thread to
+    // be sent, and a segment verified in one go held them back for its whole half second.
+    if (count > 0) await yieldToEventLoop();
     const views = viewsOfBatch(batch.data.children);
     const seqWords = views[SEQ]!.words!;
     const prevBytes = views[PREV_INDEX]!.bytes!;
