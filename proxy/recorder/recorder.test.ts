@@ -119,6 +119,26 @@ describe('recorder', () => {
     await r.close();
     expect(await codes(dir)).toEqual([]);
   });
+
+  it('batched mode writes once per interval while records keep arriving, not back to back', async () => {
+    const dir = await tempDir();
+    const r = await Recorder.open(options(dir, { durability: 'batched', batchIntervalMs: 50 }));
+    // A record every millisecond or so for ~300 ms: at most one write per tick (about 6) and
+    // one at close. Writing on while the queue refilled made a batch of a record or two each.
+    const until = Date.now() + 300;
+    let i = 0;
+    while (Date.now() < until) {
+      await r.append(sampleStatement(i++));
+      await new Promise((res) => setTimeout(res, 1));
+    }
+    await r.close();
+    const { segments } = await listSegments(dir);
+    const framing = walkFraming(await readFile(segments[0]!.path));
+    expect(i).toBeGreaterThan(50);
+    expect(framing.batches).toBeLessThanOrEqual(10);
+    expect((await allRecords(dir)).length).toBe(i);
+    expect(await codes(dir)).toEqual([]);
+  });
 });
 
 describe('crash recovery', () => {
