@@ -151,6 +151,33 @@ describe('derived statement tables', () => {
     }
   });
 
+  it('an evidence database derived before privilege_candidate gets it filled in when opened for writing; privileged_actions is unchanged', async () => {
+    const segs = join(dir, 'candidate');
+    await record(segs, key, scriptedWorkload(), { segmentMaxBytes: 8_000 });
+    const path = join(dir, 'candidate.duckdb');
+    const db = await openEvidenceDb(path);
+    await collect(segs, db);
+    const privileged = `SELECT gateway_id, statement_id, categories, executed FROM privileged_actions`;
+    const before = await rows(db, privileged);
+    expect(before.length).toBeGreaterThan(0);
+    const marked = `SELECT statement_id, privilege_candidate FROM derived_statements`;
+    const candidates = await rows(db, marked);
+    // What records part 2 left: no such column.
+    await db.connection.run(`ALTER TABLE derived_statements DROP COLUMN privilege_candidate`);
+    await db.connection.run(`UPDATE schema_parts SET version = 2 WHERE part = 'records'`);
+    db.close();
+
+    const upgraded = await openEvidenceDb(path);
+    try {
+      expect(await rows(upgraded, `SELECT version FROM schema_parts WHERE part = 'records'`)).toEqual([JSON.stringify({ version: 3 })]);
+      expect(await rows(upgraded, marked)).toEqual(candidates);
+      expect(candidates.some((r) => r.includes('true')) && candidates.some((r) => r.includes('false'))).toBe(true);
+      expect(await rows(upgraded, privileged)).toEqual(before);
+    } finally {
+      upgraded.close();
+    }
+  });
+
   it('an evidence database from before the derived tables gets them when it is opened for writing', async () => {
     const segs = join(dir, 'old');
     await record(segs, key, scriptedWorkload(), { segmentMaxBytes: 8_000 });
@@ -166,7 +193,7 @@ describe('derived statement tables', () => {
 
     const upgraded = await openEvidenceDb(path);
     try {
-      expect(await rows(upgraded, `SELECT version FROM schema_parts WHERE part = 'records'`)).toEqual([JSON.stringify({ version: 2 })]);
+      expect(await rows(upgraded, `SELECT version FROM schema_parts WHERE part = 'records'`)).toEqual([JSON.stringify({ version: 3 })]);
       expect(await rows(upgraded, 'SELECT count(*) AS n FROM derived_segments')).toEqual(await rows(upgraded, 'SELECT count(*) AS n FROM segments'));
       await expectLegacyEqual(upgraded);
       expect((await rows(upgraded, 'SELECT * FROM statements')).length).toBeGreaterThan(0);

@@ -12,6 +12,7 @@
 // end follow its start, but they may land in a later run: the rows derived before are updated.
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlLiteral } from './query.js';
+import { privilegeCandidate } from './schema/privilege.js';
 
 export interface Derivation {
   segments: number;
@@ -137,7 +138,8 @@ async function derive(c: DuckDBConnection, ranges: Range[], firstSeq: Map<string
       s.sql, s.fingerprint, s.protocol, s.statement_kind, s.command_tag,
       ${json('s.tables')} AS tables, ${json('s.functions')} AS functions, s.params_sha256,
       s.decision, ${json('s.reasons')} AS reasons, s.bundle_sha256, s.approval_id,
-      e.end_seq, e.ended_at, e."rows", e.duration_us, e.masked, e.detector_hits, e.error_sqlstate
+      e.end_seq, e.ended_at, e."rows", e.duration_us, e.masked, e.detector_hits, e.error_sqlstate,
+      ${privilegeCandidate('s.statement_kind', 's.command_tag', json('s.functions'))} AS privilege_candidate
     FROM (${intents}) s
     LEFT JOIN _dv_ends e ON e.gateway_id = s.gateway_id AND e.session_id = s.session_id AND e.statement_id = s.statement_id`);
 

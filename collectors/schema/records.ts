@@ -9,6 +9,7 @@
 // lists every column.
 import { COLUMNS } from '../../proxy/recorder/schema.js';
 import type { SchemaPart } from './part.js';
+import { privilegeCandidate } from './privilege.js';
 
 const sqlType = (t: (typeof COLUMNS)[number][1]): string => (t === 'int64' ? 'BIGINT' : t === 'timestamp' ? 'TIMESTAMPTZ' : t === 'hash' ? 'BLOB' : 'VARCHAR');
 const NOT_NULL = new Set(['seq', 'kind', 'ts', 'gateway_id', 'prev_hash', 'hash']);
@@ -17,13 +18,18 @@ const NOT_NULL = new Set(['seq', 'kind', 'ts', 'gateway_id', 'prev_hash', 'hash'
 export const RECORDS_DDL = `CREATE TABLE IF NOT EXISTS records (${COLUMNS.map(([name, type]) => `"${name}" ${sqlType(type)}${NOT_NULL.has(name) ? ' NOT NULL' : ''}`).join(', ')})`;
 
 
+/** The statements view's `executed`: no (refused or held), yes (its outcome landed), unknown. */
+export const STATEMENT_EXECUTED = (t: string) =>
+  `CASE WHEN ${t}.decision NOT IN ('allow', 'approved') THEN 'no' WHEN ${t}.end_seq IS NOT NULL THEN 'yes' ELSE 'unknown' END`;
+
 const STATEMENT_INTENT = `gateway_id, session_id, statement_id, seq, ts, subject, issuer, identity_kind, client_addr, application_name, database, upstream_role,
       sql, fingerprint, protocol, statement_kind, command_tag, tables, functions, params_sha256, decision, reasons, bundle_sha256, approval_id`;
 
 export const recordsSchema: SchemaPart = {
   name: 'records',
   // 2: the statement views read the derived_* tables.
-  version: 2,
+  // 3: derived_statements.privilege_candidate.
+  version: 3,
   statements: [
     RECORDS_DDL,
     // One row per landed segment. A segment lands once: (gateway_id, segment_sha256) is its key,
@@ -91,8 +97,14 @@ export const recordsSchema: SchemaPart = {
       subject VARCHAR, issuer VARCHAR, identity_kind VARCHAR, client_addr VARCHAR, application_name VARCHAR, database VARCHAR, upstream_role VARCHAR,
       sql VARCHAR, fingerprint VARCHAR, protocol VARCHAR, statement_kind VARCHAR, command_tag VARCHAR,
       tables JSON, functions JSON, params_sha256 VARCHAR, decision VARCHAR, reasons JSON, bundle_sha256 VARCHAR, approval_id VARCHAR,
-      end_seq BIGINT, ended_at TIMESTAMPTZ, "rows" BIGINT, duration_us BIGINT, masked JSON, detector_hits JSON, error_sqlstate VARCHAR
+      end_seq BIGINT, ended_at TIMESTAMPTZ, "rows" BIGINT, duration_us BIGINT, masked JSON, detector_hits JSON, error_sqlstate VARCHAR,
+      privilege_candidate BOOLEAN
     )`,
+    // privilege_candidate (records part 3): whether the statement can be a privileged action
+    // whatever its role (schema/privilege.ts), marked once when derived; added and filled in for
+    // a database derived before it.
+    `ALTER TABLE derived_statements ADD COLUMN IF NOT EXISTS privilege_candidate BOOLEAN`,
+    `UPDATE derived_statements SET privilege_candidate = ${privilegeCandidate('statement_kind', 'command_tag', 'functions')} WHERE privilege_candidate IS NULL`,
     // One row per table a statement touched; ended: its outcome has landed; masked_schemas: the
     // schemas ('' when the column named none) of the columns of a table of this name that the
     // statement masked (NULL: none), what unmasked_sensitive_reads_between checks.
@@ -129,7 +141,7 @@ export const recordsSchema: SchemaPart = {
     // --- views over the records -------------------------------------------------------------
     `CREATE OR REPLACE VIEW statements AS
     SELECT ${STATEMENT_INTENT},
-      CASE WHEN decision NOT IN ('allow', 'approved') THEN 'no' WHEN end_seq IS NOT NULL THEN 'yes' ELSE 'unknown' END AS executed,
+      ${STATEMENT_EXECUTED('derived_statements')} AS executed,
       end_seq, ended_at, "rows", duration_us, masked, detector_hits, error_sqlstate
     FROM derived_statements`,
 
