@@ -4,6 +4,7 @@
 // verify-log prints the result; collectors verify each segment this way before landing it.
 import { createHash, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { setImmediate as yieldToEventLoop } from 'node:timers/promises';
 import type { Table } from 'apache-arrow';
 import { GENESIS_HASH, hex } from './chain.js';
 import { ColumnHasher, HASH_INDEX, PREV_INDEX, viewsOfBatch } from './column-hash.js';
@@ -66,8 +67,6 @@ export interface SegmentVerification {
  * after retention). `bytes`: the file's contents when the caller read them ahead (collect reads
  * the next segment while this one verifies).
  */
-const yieldToEventLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 export async function verifySegmentFile(file: SegmentFile, key: KeyObject, before: ChainPoint | null, bytes?: Buffer): Promise<SegmentVerification> {
   const findings: Finding[] = [];
   const add = (code: FindingCode, message: string) => findings.push({ code, segment: file.name, gatewayId: file.gatewayId, message });
