@@ -20,16 +20,16 @@ const DIRECTORY = `SELECT subject, display_name, email, kind, owner, status FROM
 
 const list = (xs: string[]) => `[${xs.map((x) => `'${x}'`).join(', ')}]`;
 
-/**
- * A derived_statement_tables row of an executed read (statement_tables.executed = 'yes':
- * a NULL decision is not a refusal, as in the statements view).
- */
 /** The columns of the statements view (records.ts) privileged_actions reads, from derived_statements. */
 const PRIVILEGE_COLUMNS = (d: string) =>
   `${d}.gateway_id, ${d}.session_id, ${d}.statement_id, ${d}.seq, ${d}.ts, ${d}.subject, ${d}.identity_kind, ${d}.database, ${d}.upstream_role,
       ${d}.statement_kind, ${d}.command_tag, ${d}.sql, ${d}.functions, ${d}.decision, ${d}.reasons, ${d}.approval_id,
       ${STATEMENT_EXECUTED(d)} AS executed, ${d}."rows", ${d}.error_sqlstate, ${d}.bundle_sha256`;
 
+/**
+ * A derived_statement_tables row of an executed read (statement_tables.executed = 'yes':
+ * a NULL decision is not a refusal, as in the statements view).
+ */
 const EXECUTED_READ = (t: string) => `${t}.access = 'read' AND ${t}.ended AND (${t}.decision IS NULL OR ${t}.decision IN ('allow', 'approved'))`;
 
 export const viewsSchema: SchemaPart = {
@@ -307,18 +307,24 @@ export const viewsSchema: SchemaPart = {
       SELECT ${PRIVILEGE_COLUMNS('d')} FROM derived_statements d JOIN su ON su.name = d.upstream_role AND su.superuser
       WHERE NOT d.privilege_candidate
     ),
-    c AS (
-      SELECT st.*, su.superuser AS role_is_superuser,
-        list_filter([
-          CASE WHEN list_contains(string_split(coalesce(st.statement_kind, ''), ','), 'ddl') THEN 'ddl' END,
-          CASE WHEN list_contains(string_split(coalesce(st.statement_kind, ''), ','), 'privilege') THEN 'privilege' END,
-          CASE WHEN list_contains(string_split(coalesce(st.statement_kind, ''), ','), 'set_role') THEN 'set_role' END,
-          CASE WHEN list_contains(string_split(coalesce(st.statement_kind, ''), ','), 'procedural') THEN 'procedural' END,
-          CASE WHEN list_has_any(string_split(upper(coalesce(st.command_tag, '')), ','), ${list(SUPERUSER_COMMANDS)}) THEN 'superuser_command' END,
-          CASE WHEN list_has_any(list_transform(coalesce(from_json(st.functions, '["VARCHAR"]'), []), f -> lower(string_split(f, '.')[-1])), ${list(ADMIN_FUNCTIONS)}) THEN 'admin_function' END,
-          CASE WHEN su.superuser THEN 'superuser_role' END
-        ], x -> x IS NOT NULL) AS categories
+    s AS (
+      SELECT st.*, string_split(coalesce(st.statement_kind, ''), ',') AS kinds,
+        string_split(upper(coalesce(st.command_tag, '')), ',') AS tags,
+        list_transform(coalesce(from_json(st.functions, '["VARCHAR"]'), []), f -> lower(string_split(f, '.')[-1])) AS fns,
+        su.superuser AS role_is_superuser
       FROM cols st LEFT JOIN su ON su.name = st.upstream_role
+    ),
+    c AS (
+      SELECT *, list_filter([
+        CASE WHEN list_contains(kinds, 'ddl') THEN 'ddl' END,
+        CASE WHEN list_contains(kinds, 'privilege') THEN 'privilege' END,
+        CASE WHEN list_contains(kinds, 'set_role') THEN 'set_role' END,
+        CASE WHEN list_contains(kinds, 'procedural') THEN 'procedural' END,
+        CASE WHEN list_has_any(tags, ${list(SUPERUSER_COMMANDS)}) THEN 'superuser_command' END,
+        CASE WHEN list_has_any(fns, ${list(ADMIN_FUNCTIONS)}) THEN 'admin_function' END,
+        CASE WHEN role_is_superuser THEN 'superuser_role' END
+      ], x -> x IS NOT NULL) AS categories
+      FROM s
     )
     SELECT gateway_id, session_id, statement_id, seq, ts, categories, subject, identity_kind, database, upstream_role, role_is_superuser,
       statement_kind, command_tag, sql, functions, decision, reasons, approval_id, executed, "rows", error_sqlstate, bundle_sha256
