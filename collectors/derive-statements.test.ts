@@ -62,6 +62,16 @@ async function collect(segments: string, db: EvidenceDb) {
   return r;
 }
 
+/** The scripted workload recorded and collected into a fresh evidence database named `name`. */
+async function collectedWorkload(name: string): Promise<{ path: string; db: EvidenceDb }> {
+  const segs = join(dir, name);
+  await record(segs, key, scriptedWorkload(), { segmentMaxBytes: 8_000 });
+  const path = join(dir, `${name}.duckdb`);
+  const db = await openEvidenceDb(path);
+  await collect(segs, db);
+  return { path, db };
+}
+
 describe('derived statement tables', () => {
   it('a statement whose outcome lands in a later collect run is completed then; the views equal the legacy ones at each step', async () => {
     const segs = join(dir, 'split');
@@ -152,11 +162,7 @@ describe('derived statement tables', () => {
   });
 
   it('an evidence database derived before privilege_candidate gets it filled in when opened for writing; privileged_actions is unchanged', async () => {
-    const segs = join(dir, 'candidate');
-    await record(segs, key, scriptedWorkload(), { segmentMaxBytes: 8_000 });
-    const path = join(dir, 'candidate.duckdb');
-    const db = await openEvidenceDb(path);
-    await collect(segs, db);
+    const { path, db } = await collectedWorkload('candidate');
     const privileged = `SELECT gateway_id, statement_id, categories, executed FROM privileged_actions`;
     const before = await rows(db, privileged);
     expect(before.length).toBeGreaterThan(0);
@@ -179,11 +185,7 @@ describe('derived statement tables', () => {
   });
 
   it('an evidence database from before the derived tables gets them when it is opened for writing', async () => {
-    const segs = join(dir, 'old');
-    await record(segs, key, scriptedWorkload(), { segmentMaxBytes: 8_000 });
-    const path = join(dir, 'old.duckdb');
-    const db = await openEvidenceDb(path);
-    await collect(segs, db);
+    const { path, db } = await collectedWorkload('old');
     // What records part 1 left: the records, no derived tables.
     for (const t of ['derived_segments', 'derived_statements', 'derived_statement_tables', 'derived_masking_events', 'derived_sessions', 'derived_approvals']) {
       await db.connection.run(`DROP TABLE ${t}`);
